@@ -1,0 +1,1 @@
+"""Data layer: BVH, rotations, kinematics, speech features, the demo speaker, dataset steps."""

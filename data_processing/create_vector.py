@@ -1,0 +1,265 @@
+"""Step 2: speech features, motion vectors and context windows for every split.
+
+Usage::
+
+    python data_processing/create_vector.py DATA_DIR N_CONTEXT [--features MFCC] [--fps 20]
+        [--motion pos_vel|rot6d] [--mel-preset iva19|a2g] [--tolerance 0.5] [--strict]
+
+Reads ``DATA_DIR/gg-{train,dev,test}.csv`` (from ``prepare_data.py``), processes the files in
+parallel, and writes the arrays listed in :mod:`data_processing.dataset`, ``meta.json`` last.
+``N_CONTEXT`` is the original's: 60 means 30 frames on each side, 61-frame windows padded
+with the features of silence at both ends of a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data_processing import audio
+from data_processing.bvh import BVHMotion, Skeleton, read_bvh
+from data_processing.dataset import SPLITS, DatasetMeta
+from data_processing.files import PipelineError, atomic_path, run_cli, save_array
+from data_processing.parallel import parallel_map
+from data_processing.representations import REPRESENTATIONS, pos_vel, rot6d_vector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VectorSettings:
+    """How one (wav, bvh) pair becomes arrays.
+
+    Parameters
+    ----------
+    features : str
+        Feature set name.
+    fps : float
+        Frame rate of features and motion.
+    mel_preset : str
+        Log-mel preset.
+    tolerance : float
+        Largest audio/motion duration difference (s) accepted without a warning.
+    strict : bool
+        Fail instead of warning and truncating when the durations differ more.
+    """
+
+    features: str = "MFCC"
+    fps: float = 20.0
+    mel_preset: str = "iva19"
+    tolerance: float = 0.5
+    strict: bool = False
+
+
+def context_windows(features: np.ndarray, silence: np.ndarray, n_context: int) -> np.ndarray:
+    """Centred windows ``(T, n_context + 1, F)`` over ``features`` ``(T, F)``, silence-padded.
+
+    A view-based sliding window: no per-frame Python loop, one copy at the end.
+    """
+    half = n_context // 2
+    pad = np.repeat(silence[None, :].astype(features.dtype), half, axis=0)
+    padded = np.concatenate([pad, features, pad])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, n_context + 1, axis=0)
+    return np.ascontiguousarray(windows.transpose(0, 2, 1))
+
+
+def vectorise_pair(job: tuple[str, str, str, VectorSettings]) -> dict:
+    """Features and motion arrays of one pair, at ``settings.fps`` and of equal length."""
+    seq_id, wav, bvh, settings = job
+    feats = audio.file_features(wav, settings.features, fps=settings.fps,
+                                mel_preset=settings.mel_preset)
+    motion = read_bvh(bvh)
+    if motion.n_frames < 2:
+        raise PipelineError(f"{bvh}: needs at least 2 frames, found {motion.n_frames}")
+    source_fps = motion.fps
+    motion = motion.resample(settings.fps)
+    n_audio, n_motion = len(feats), motion.n_frames
+    gap = abs(n_audio - n_motion) / settings.fps
+    warning = None
+    if gap > settings.tolerance:
+        message = (f"{wav}: audio lasts {n_audio / settings.fps:.2f} s but {bvh} lasts "
+                   f"{n_motion / settings.fps:.2f} s (difference {gap:.2f} s > "
+                   f"{settings.tolerance} s)")
+        if settings.strict:
+            raise PipelineError(message + "; --strict")
+        warning = message + "; truncated to the shorter"
+    n = min(n_audio, n_motion)
+    motion = BVHMotion(motion.skeleton, motion.frames[:n], motion.frame_time)
+    return {
+        "id": seq_id,
+        "bvh": bvh,
+        "skeleton": motion.skeleton,
+        "source_fps": source_fps,
+        "warning": warning,
+        "audio": feats[:n],
+        "pos_vel": pos_vel(motion.positions(pin_root=True)).astype(np.float32),
+        "rot6d": rot6d_vector(motion).astype(np.float32),
+        "positions": motion.positions().reshape(n, -1).astype(np.float32),
+    }
+
+
+def read_split_table(data_dir: Path, split: str) -> list[tuple[str, str, str]]:
+    """``(id, wav, bvh)`` rows of ``gg-<split>.csv``; the id is the wav stem (as IVA'19)."""
+    path = data_dir / f"gg-{split}.csv"
+    if not path.is_file():
+        raise PipelineError(f"{path}: no such file (run data_processing/prepare_data.py first)")
+    try:
+        table = pd.read_csv(path, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise PipelineError(f"{path}: not a CSV table ({error})") from None
+    missing = {"wav_filename", "bvh_filename"} - set(table.columns)
+    if missing:
+        raise PipelineError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    rows = []
+    for wav, bvh in zip(table["wav_filename"], table["bvh_filename"]):
+        wav, bvh = (p if Path(p).is_absolute() else str(data_dir / p) for p in (wav, bvh))
+        rows.append((Path(wav).stem, wav, bvh))
+    return rows
+
+
+def _check_skeletons(results: list[dict]) -> Skeleton:
+    reference = results[0]["skeleton"]
+    for r in results[1:]:
+        skel = r["skeleton"]
+        if skel.names != reference.names or not np.array_equal(skel.parents, reference.parents):
+            raise PipelineError(
+                f"{r['bvh']}: skeleton differs from {results[0]['bvh']} "
+                f"({skel.n_joints} vs {reference.n_joints} joints or another hierarchy)"
+            )
+    return reference
+
+
+def _stats(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = frames.mean(axis=0)
+    std = frames.std(axis=0)
+    return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
+
+
+def _versions() -> dict:
+    names = ("numpy", "scipy", "librosa", "python_speech_features", "praat-parselmouth",
+             "soundfile", "speech-gestures")
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def create_vectors(data_dir, n_context: int, settings: VectorSettings, *,
+                   motion: str = "pos_vel", workers: int | None = None) -> DatasetMeta:
+    """Build every array of a dataset directory and return its description."""
+    data_dir = Path(data_dir)
+    if n_context < 0 or n_context % 2:
+        raise PipelineError(f"N_CONTEXT must be an even number >= 0, got {n_context}")
+    if motion not in REPRESENTATIONS:
+        choices = ", ".join(REPRESENTATIONS)
+        raise PipelineError(f"unknown motion representation {motion!r} (use {choices})")
+    tables = {split: read_split_table(data_dir, split) for split in SPLITS}
+    if not tables["train"]:
+        raise PipelineError(f"{data_dir / 'gg-train.csv'}: no training files")
+    (data_dir / "meta.json").unlink(missing_ok=True)  # the dataset is incomplete from here on
+    jobs = [(seq_id, wav, bvh, settings) for split in SPLITS for seq_id, wav, bvh in tables[split]]
+    results = parallel_map(vectorise_pair, jobs, workers=workers, desc="vectorising")
+    for r in results:
+        if r["warning"]:
+            log.warning(r["warning"])
+    skeleton = _check_skeletons(results)
+    by_split, start = {}, 0
+    for split in SPLITS:
+        by_split[split] = results[start : start + len(tables[split])]
+        start += len(tables[split])
+
+    train_audio = np.concatenate([r["audio"] for r in by_split["train"]])
+    train_motion = np.concatenate([r[motion] for r in by_split["train"]])
+    audio_mean, audio_std = _stats(train_audio)
+    motion_mean, motion_std = _stats(train_motion)
+    absmax = np.abs(train_motion - motion_mean).max(axis=0)
+    silence = audio.silence_frame(settings.features, fps=settings.fps,
+                                  mel_preset=settings.mel_preset)
+    stats = {"audio_mean": audio_mean, "audio_std": audio_std, "motion_mean": motion_mean,
+             "motion_std": motion_std, "silence": silence,
+             "motion_absmax": np.where(absmax > 1e-6, absmax, 1.0).astype(np.float32)}
+    for name, value in stats.items():
+        save_array(data_dir / "stats" / f"{name}.npy", value)
+    skeleton.save(data_dir / "skeleton.json")
+
+    width = n_context + 1
+    for split, rows in by_split.items():
+        windows = [context_windows(r["audio"], silence, n_context) for r in rows]
+        save_array(data_dir / f"X_{split}.npy", np.concatenate(
+            windows or [np.zeros((0, width, train_audio.shape[1]), np.float32)]))
+        save_array(data_dir / f"Y_{split}.npy", np.concatenate(
+            [r[motion] for r in rows] or [np.zeros((0, train_motion.shape[1]), np.float32)]))
+        if split == "test":
+            with atomic_path(data_dir / "test_inputs") as tmp:
+                tmp.mkdir()
+                for r, x in zip(rows, windows):
+                    np.save(tmp / f"X_test_{r['id']}.npy", x)
+        with atomic_path(data_dir / "sequences" / split) as tmp:
+            tmp.mkdir(parents=True)
+            for r in rows:
+                np.savez(tmp / f"{r['id']}.npz", audio=r["audio"], motion=r[motion],
+                         rot6d=r["rot6d"], positions=r["positions"])
+
+    meta = DatasetMeta(
+        fps=float(settings.fps), features=settings.features, mel_preset=settings.mel_preset,
+        feature_size=int(train_audio.shape[1]), n_context=n_context, motion=motion,
+        output_size=int(train_motion.shape[1]), source_fps=float(results[0]["source_fps"]),
+        splits={split: [r["id"] for r in rows] for split, rows in by_split.items()},
+        files={r["id"]: {"wav": str(Path(j[1]).resolve()), "bvh": str(Path(j[2]).resolve())}
+               for r, j in zip(results, jobs)},
+        versions=_versions(), root=data_dir,
+    )
+    meta.save()
+    return meta
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data_dir", help="dataset directory written by prepare_data.py")
+    parser.add_argument("n_context", type=int,
+                        help="context frames (even): 60 = 30 on each side, 61-frame windows")
+    parser.add_argument("--features", default="MFCC", choices=sorted(audio.FEATURE_SETS),
+                        help="speech feature set (default MFCC)")
+    parser.add_argument("--fps", type=float, default=20.0,
+                        help="frame rate of features and motion (20 for IVA'19, 30 for A2G)")
+    parser.add_argument("--motion", default="pos_vel", choices=REPRESENTATIONS,
+                        help="Y layout: IVA'19 positions+velocities or A2G 6D rotations+root")
+    parser.add_argument("--mel-preset", default="iva19", choices=sorted(audio.MEL_PRESETS),
+                        help="log-mel settings for the Spectro features")
+    parser.add_argument("--tolerance", type=float, default=0.5,
+                        help="audio/motion duration difference (s) accepted silently")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail when durations differ by more than --tolerance")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parallel processes (default: all cores)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Run the step."""
+    args = parse_args(argv)
+    settings = VectorSettings(features=args.features, fps=args.fps, mel_preset=args.mel_preset,
+                              tolerance=args.tolerance, strict=args.strict)
+    meta = create_vectors(args.data_dir, args.n_context, settings, motion=args.motion,
+                          workers=args.workers)
+    root = Path(args.data_dir)
+    for split in SPLITS:
+        x = np.load(root / f"X_{split}.npy", mmap_mode="r")
+        y = np.load(root / f"Y_{split}.npy", mmap_mode="r")
+        print(f"{split}: {len(meta.splits[split])} files, X {x.shape}, Y {y.shape}")
+    print(f"wrote {root / 'meta.json'} ({meta.features}, {meta.fps:g} fps, {meta.motion})")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

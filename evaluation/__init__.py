@@ -1,0 +1,1 @@
+"""Metrics (one module, :mod:`evaluation.metrics`) and the evaluation step scripts."""

@@ -1,0 +1,1 @@
+"""Shared training loop and the post-processing steps: velocities, filters, BVH, video."""

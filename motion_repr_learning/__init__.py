@@ -1,0 +1,1 @@
+"""IVA'19 motion representation learning."""

@@ -1,0 +1,1 @@
+"""IVA'19 denoising autoencoder (MotionE / MotionD) and its step scripts."""

@@ -1,0 +1,75 @@
+"""Shared fixtures: tiny data made in code, the demo speaker, the real GENEA samples."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("GESTURE_SHARED_DATA", REPO.parent / "shared" / "data"))
+GENEA_FILES = sorted((SHARED_DATA / "genea_bvh").glob("*.bvh"))
+
+TINY_BVH = """HIERARCHY
+ROOT Hips
+{
+\tOFFSET 0.0 90.0 0.0
+\tCHANNELS 6 Xposition Yposition Zposition Yrotation Xrotation Zrotation
+\tJOINT Spine
+\t{
+\t\tOFFSET 0.0 10.0 0.5
+\t\tCHANNELS 3 Xrotation Yrotation Zrotation
+\t\tJOINT Arm
+\t\t{
+\t\t\tOFFSET 12.0 0.0 0.0
+\t\t\tCHANNELS 3 Zrotation Xrotation Yrotation
+\t\t\tEnd Site
+\t\t\t{
+\t\t\t\tOFFSET 20.0 0.0 0.0
+\t\t\t}
+\t\t}
+\t}
+}
+MOTION
+Frames: 3
+Frame Time: 0.04
+1.0 90.0 -2.0 10.0 0.0 -5.0 0.0 0.0 0.0 90.0 0.0 0.0
+1.5 90.5 -2.5 20.0 5.0 -5.0 10.0 20.0 30.0 45.0 10.0 -10.0
+2.0 91.0 -3.0 30.0 10.0 -5.0 20.0 40.0 60.0 0.0 20.0 -20.0
+"""
+
+
+@pytest.fixture
+def rng():
+    """A seeded random generator."""
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def tiny_bvh(tmp_path) -> Path:
+    """A 3-joint BVH with an End Site, a 6-channel root, mixed Euler orders, 25 fps."""
+    path = tmp_path / "tiny.bvh"
+    path.write_text(TINY_BVH)
+    return path
+
+
+@pytest.fixture(params=GENEA_FILES or [None], ids=lambda p: p.name if p else "absent")
+def genea_bvh(request) -> Path:
+    """Each real GENEA sample; skipped when ../shared/data is absent."""
+    if request.param is None:
+        pytest.skip("GENEA samples not available (../shared/data/genea_bvh)")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def demo_raw(tmp_path_factory) -> Path:
+    """A small demo speaker (6 recordings of 12 s) as raw speech/ + motion/ files."""
+    from data_processing.demo_speaker import write_demo_dataset
+
+    out = tmp_path_factory.mktemp("demo_raw")
+    write_demo_dataset(out, files=6, seconds=12.0, seed=7, workers=1)
+    return out
