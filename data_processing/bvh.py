@@ -21,14 +21,13 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from numba import njit
 
 from data_processing import kinematics, rotations
 from data_processing.files import PipelineError, atomic_path, read_json, write_json
 
 ROTATION_CHANNELS = {"Xrotation": "X", "Yrotation": "Y", "Zrotation": "Z"}
 POSITION_CHANNELS = {"Xposition": 0, "Yposition": 1, "Zposition": 2}
-_TOKEN = re.compile(r"\S+")
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,22 +299,19 @@ def read_bvh(path) -> BVHMotion:
     if not path.is_file():
         raise PipelineError(f"{path}: no such file")
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    match = re.search(r"^\s*MOTION\s*$", text, flags=re.MULTILINE)
+    match = re.search(rb"^[ \t]*MOTION[ \t]*\r?$", raw, flags=re.MULTILINE)
     if match is None:
         raise PipelineError(f"{path}: not a BVH file (no MOTION section)")
-    skeleton = _parse_hierarchy(path, text[: match.start()])
-    line = text.count("\n", 0, match.start()) + 2  # line number of "Frames:"
-    n_frames, frame_time, data_start = _parse_motion_header(path, text, match.end(), line)
-    frames = _parse_frames(path, text[data_start:], n_frames, skeleton.n_channels, line + 2)
+    skeleton = _parse_hierarchy(path, raw[: match.start()].decode("utf-8", errors="replace"))
+    line = raw.count(b"\n", 0, match.start()) + 2  # line number of "Frames:"
+    n_frames, frame_time, data_start = _parse_motion_header(path, raw, match.end(), line)
+    frames = _parse_frames(path, raw[data_start:], n_frames, skeleton.n_channels, line + 2)
     return BVHMotion(skeleton, frames, frame_time)
 
 
 def _parse_hierarchy(path: Path, header: str) -> Skeleton:
-    tokens = [(m.group(), header.count("\n", 0, m.start()) + 1) for m in _TOKEN.finditer(header)]
+    tokens = [(token, number) for number, text in enumerate(header.splitlines(), 1)
+              for token in text.split()]
     names, parents, offsets, channels, end_site = [], [], [], [], []
     stack: list[int] = []
     pending: int | None = None
@@ -412,14 +408,13 @@ def _parse_hierarchy(path: Path, header: str) -> Skeleton:
                     np.array(end_site))
 
 
-def _parse_motion_header(path: Path, text: str, start: int, line: int) -> tuple[int, float, int]:
-    rest = text[start:].lstrip("\r\n")
-    start = len(text) - len(rest)
-    head = rest.split("\n", 2)
-    frames = re.match(r"\s*Frames:\s*(\d+)\s*$", head[0]) if head else None
+def _parse_motion_header(path: Path, raw: bytes, start: int, line: int) -> tuple[int, float, int]:
+    head = raw[start:].lstrip(b"\r\n").split(b"\n", 2)
+    start = len(raw) - len(raw[start:].lstrip(b"\r\n"))
+    frames = re.match(rb"\s*Frames:\s*(\d+)\s*$", head[0])
     if frames is None:
         raise PipelineError(f"{path}:{line}: expected 'Frames: <count>'")
-    ftime = re.match(r"\s*Frame Time:\s*(\S+)\s*$", head[1]) if len(head) > 1 else None
+    ftime = re.match(rb"\s*Frame Time:\s*(\S+)\s*$", head[1]) if len(head) > 1 else None
     try:
         frame_time = float(ftime.group(1)) if ftime else float("nan")
     except ValueError:
@@ -427,54 +422,124 @@ def _parse_motion_header(path: Path, text: str, start: int, line: int) -> tuple[
     if not frame_time > 0:
         raise PipelineError(f"{path}:{line + 1}: expected 'Frame Time: <seconds>' > 0")
     data_start = start + len(head[0]) + len(head[1]) + 2
-    return int(frames.group(1)), frame_time, min(data_start, len(text))
+    return int(frames.group(1)), frame_time, min(data_start, len(raw))
 
 
-def _parse_frames(path: Path, data: str, n_frames: int, n_channels: int, line: int) -> np.ndarray:
-    if not data.strip():
-        values = np.zeros((0, n_channels))
-    else:
-        try:
-            values = pd.read_csv(
-                io.StringIO(data), sep=r"\s+", header=None, dtype=np.float64,
-                skip_blank_lines=True,
-            ).to_numpy()
-        except (ValueError, pd.errors.ParserError):
-            values = None
-        if values is None or values.shape[1] != n_channels or np.isnan(values).any():
-            raise _locate_bad_frame(path, data, n_channels, line)
-    if len(values) < n_frames:
-        raise PipelineError(
-            f"{path}:{line + len(values)}: truncated: 'Frames: {n_frames}' but only "
-            f"{len(values)} frames of {n_channels} values"
-        )
-    if len(values) > n_frames:
-        raise PipelineError(
-            f"{path}:{line + n_frames}: 'Frames: {n_frames}' but the file has {len(values)} frames"
-        )
-    return values
+_OK, _SYNTAX_ERROR, _INEXACT = 0, 1, 2
+_EXACT_POWERS = 10.0 ** np.arange(23)  # 10^0..10^22 are exact doubles
+_DECIMAL = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-def _locate_bad_frame(path: Path, data: str, n_channels: int, line: int) -> PipelineError:
-    """Find the first bad motion line (only on the error path, so a Python loop is fine)."""
-    lines = data.splitlines()
-    last = max((k for k, text in enumerate(lines) if text.strip()), default=0)
-    for k, text in enumerate(lines):
-        fields = text.split()
-        if not fields:
+@njit(cache=True, nogil=True)
+def _scan_numbers(buf, out, per_line):
+    """Parse whitespace-separated decimals from bytes into ``out``; count them per line.
+
+    The fast path of correctly rounded decimal conversion (Clinger): an integer mantissa below
+    2^53 divided or multiplied by an exact power of ten <= 10^22 rounds once, exactly like
+    ``float()``. Numbers outside it set the ``_INEXACT`` status, and the caller re-parses
+    the block with Python. Returns ``(count, status, line of the first bad token)``.
+    """
+    n = buf.size
+    k = 0
+    line = 0
+    i = 0
+    status = _OK
+    while i < n:
+        c = buf[i]
+        if c == 10:
+            line += 1
+            i += 1
             continue
-        if len(fields) != n_channels:
-            if k == last and len(fields) < n_channels:
-                problem = f"truncated: the last frame has {len(fields)} of {n_channels} values"
+        if c == 32 or c == 9 or c == 13:
+            i += 1
+            continue
+        negative = c == 45
+        if c == 45 or c == 43:
+            i += 1
+        mantissa = 0
+        digits = 0
+        exponent = 0
+        while i < n and 48 <= buf[i] <= 57:
+            if digits < 18:
+                mantissa = mantissa * 10 + (buf[i] - 48)
             else:
-                problem = f"expected {n_channels} channel values, found {len(fields)}"
-            return PipelineError(f"{path}:{line + k}: {problem}")
-        for value in fields:
-            try:
-                float(value)
-            except ValueError:
-                return PipelineError(f"{path}:{line + k}: not a number: {value!r}")
-    return PipelineError(f"{path}:{line}: unreadable MOTION block")
+                exponent += 1
+                status = _INEXACT
+            digits += 1
+            i += 1
+        if i < n and buf[i] == 46:
+            i += 1
+            while i < n and 48 <= buf[i] <= 57:
+                if digits < 18:
+                    mantissa = mantissa * 10 + (buf[i] - 48)
+                    exponent -= 1
+                else:
+                    status = _INEXACT
+                digits += 1
+                i += 1
+        if i < n and (buf[i] == 101 or buf[i] == 69) and digits > 0:
+            i += 1
+            sign = 1
+            if i < n and (buf[i] == 45 or buf[i] == 43):
+                sign = -1 if buf[i] == 45 else 1
+                i += 1
+            value = 0
+            exp_digits = 0
+            while i < n and 48 <= buf[i] <= 57:
+                value = min(value * 10 + (buf[i] - 48), 9999)
+                exp_digits += 1
+                i += 1
+            if exp_digits == 0:
+                return k, _SYNTAX_ERROR, line
+            exponent += sign * value
+        if digits == 0 or (i < n and not (buf[i] == 32 or buf[i] == 9 or buf[i] == 10
+                                          or buf[i] == 13)):
+            return k, _SYNTAX_ERROR, line
+        if mantissa >= 2**53 or exponent < -22 or exponent > 22:
+            status = _INEXACT
+            number = 0.0
+        elif exponent < 0:
+            number = mantissa / _EXACT_POWERS[-exponent]
+        else:
+            number = mantissa * _EXACT_POWERS[exponent]
+        if k < out.size:
+            out[k] = -number if negative else number
+        per_line[line] += 1
+        k += 1
+    return k, status, line
+
+
+def _parse_frames(path: Path, data: bytes, n_frames: int, n_channels: int, line: int) -> np.ndarray:
+    """The MOTION values ``(n_frames, n_channels)``, with a one-line error on any defect."""
+    values = np.empty(n_frames * n_channels)
+    per_line = np.zeros(data.count(b"\n") + 1, dtype=np.int64)
+    count, status, bad = _scan_numbers(np.frombuffer(data, np.uint8), values, per_line)
+    if status == _SYNTAX_ERROR:
+        tokens = data.split(b"\n")[bad].split()
+        token = next((t for t in tokens if not _DECIMAL.fullmatch(t)), b"").decode(errors="replace")
+        raise PipelineError(f"{path}:{line + bad}: not a number: {token!r}")
+    rows = np.flatnonzero(per_line)
+    wrong = rows[per_line[rows] != n_channels]
+    if len(wrong):
+        k = int(wrong[0])
+        found = int(per_line[k])
+        problem = (f"truncated: the last frame has {found} of {n_channels} values"
+                   if k == rows[-1] and found < n_channels
+                   else f"expected {n_channels} channel values, found {found}")
+        raise PipelineError(f"{path}:{line + k}: {problem}")
+    if len(rows) < n_frames:
+        raise PipelineError(
+            f"{path}:{line + len(per_line) - 1}: truncated: 'Frames: {n_frames}' but only "
+            f"{len(rows)} frames of {n_channels} values"
+        )
+    if len(rows) > n_frames:
+        raise PipelineError(
+            f"{path}:{line + int(rows[n_frames])}: 'Frames: {n_frames}' but the file has "
+            f"{len(rows)} frames"
+        )
+    if status == _INEXACT:
+        values = np.array(data.split(), dtype=np.float64)
+    return values[:count].reshape(n_frames, n_channels)
 
 
 # --------------------------------------------------------------------------------------------

@@ -126,3 +126,22 @@ def test_write_failure_leaves_nothing(tiny_bvh, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_bvh(out / "motion.bvh", motion)
     assert list(out.iterdir()) == []
+
+
+def test_motion_numbers_parse_exactly_like_float(tiny_bvh, rng):
+    text = tiny_bvh.read_text()
+    header = text[: text.index("1.0 90.0")]
+    values = rng.normal(scale=100, size=(3, 12))
+    formats = ["%.6f", "%.2f", "%g", "%.3e", "%+.4f", "%.17g", "%.1E"]
+    rows = [" ".join(formats[(i + j) % len(formats)] % v for j, v in enumerate(row))
+            for i, row in enumerate(values)]
+    rows[1] = rows[1].replace(" ", "\t ", 3) + "  "  # tabs and trailing blanks are fine
+    tiny_bvh.write_text(header + "\n".join(rows) + "\r\n")
+    expected = np.array([[float(t) for t in row.split()] for row in rows])
+    np.testing.assert_array_equal(read_bvh(tiny_bvh).frames, expected)
+
+
+@pytest.mark.parametrize("token", [".5", "5.", "-0", "+3", "1e3", "123456789012345678901234.5"])
+def test_number_forms(tiny_bvh, token):
+    path = _corrupt(tiny_bvh, "1.5 90.5 -2.5", f"1.5 {token} -2.5")
+    assert read_bvh(path).frames[1, 1] == float(token)
