@@ -34,6 +34,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
+	$(BIN)/python benchmarks/bench_iva19.py
+	$(BIN)/python benchmarks/bench_a2g.py
 
 clean:
 	rm -rf demo results .pytest_cache .ruff_cache

@@ -255,19 +255,23 @@ class BVHMotion:
         local_rotations: np.ndarray,
         root_translation: np.ndarray | None,
         frame_time: float,
+        *,
+        translations: np.ndarray | None = None,
     ) -> BVHMotion:
         """Build channel values from local rotation matrices ``(T, J, 3, 3)``.
 
         Non-root position channels take the skeleton's offsets; the root's take
-        ``root_translation`` ``(T, 3)`` (its offset when ``None``).
+        ``root_translation`` ``(T, 3)`` (its offset when ``None``). ``translations``
+        ``(T, J, 3)``, when given, supplies every position channel instead.
         """
         n = len(local_rotations)
         frames = np.zeros((n, skeleton.n_channels))
         for order, (joints, cols) in skeleton._rotation_columns.items():
             frames[:, cols] = rotations.matrix_to_euler(local_rotations[:, joints], order)
-        translations = np.broadcast_to(skeleton.offsets, (n, skeleton.n_joints, 3)).copy()
-        if root_translation is not None:
-            translations[:, skeleton.root] = root_translation
+        if translations is None:
+            translations = np.broadcast_to(skeleton.offsets, (n, skeleton.n_joints, 3)).copy()
+            if root_translation is not None:
+                translations[:, skeleton.root] = root_translation
         joints, axes, cols = skeleton._position_columns
         frames[:, cols] = translations[:, joints, axes]
         return cls(skeleton, frames, frame_time)

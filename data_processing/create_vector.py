@@ -57,16 +57,22 @@ class VectorSettings:
     strict: bool = False
 
 
-def context_windows(features: np.ndarray, silence: np.ndarray, n_context: int) -> np.ndarray:
+def context_window_view(features: np.ndarray, silence: np.ndarray, n_context: int) -> np.ndarray:
     """Centred windows ``(T, n_context + 1, F)`` over ``features`` ``(T, F)``, silence-padded.
 
-    A view-based sliding window: no per-frame Python loop, one copy at the end.
+    A read-only view into one padded copy of ``features`` (no per-frame Python loop), so that
+    windows of a long recording can be copied batch by batch with bounded memory.
     """
     half = n_context // 2
     pad = np.repeat(silence[None, :].astype(features.dtype), half, axis=0)
     padded = np.concatenate([pad, features, pad])
     windows = np.lib.stride_tricks.sliding_window_view(padded, n_context + 1, axis=0)
-    return np.ascontiguousarray(windows.transpose(0, 2, 1))
+    return windows.transpose(0, 2, 1)
+
+
+def context_windows(features: np.ndarray, silence: np.ndarray, n_context: int) -> np.ndarray:
+    """:func:`context_window_view` as one contiguous array."""
+    return np.ascontiguousarray(context_window_view(features, silence, n_context))
 
 
 def vectorise_pair(job: tuple[str, str, str, VectorSettings]) -> dict:

@@ -8,17 +8,23 @@
     ``[r6d_0 ... r6d_{R-1}, tx, ty, tz]``. ``D = 6 R + 3``.
 
 Positions everywhere are ``(T, J, 3)`` arrays in the BVH's units, joints in skeleton order.
+Motion *files* (predictions, exports) hold one of :data:`ARRAY_KINDS`, positions ``(T, 3 J)``
+included; the width of a row tells which (:func:`array_kind`, :func:`load_vectors`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from data_processing import rotations
 from data_processing.bvh import BVHMotion, Skeleton
+from data_processing.files import PipelineError, load_array
 from data_processing.kinematics import forward_kinematics
 
-REPRESENTATIONS = ("pos_vel", "rot6d")
+REPRESENTATIONS = ("pos_vel", "rot6d")  # what datasets store
+ARRAY_KINDS = ("positions", *REPRESENTATIONS)  # what motion files hold
 
 
 def pos_vel(positions: np.ndarray) -> np.ndarray:
@@ -80,25 +86,108 @@ def rot6d_to_motion(vectors: np.ndarray, skeleton: Skeleton, fps: float) -> BVHM
     return BVHMotion.from_rotations(skeleton, local, root, 1.0 / fps)
 
 
-def to_positions(vectors: np.ndarray, skeleton: Skeleton, representation: str) -> np.ndarray:
-    """Motion vectors of either representation to positions ``(T, J, 3)``.
+def array_widths(skeleton: Skeleton) -> dict[str, int]:
+    """Row width of each of :data:`ARRAY_KINDS` on ``skeleton``."""
+    j = skeleton.n_joints
+    return {"positions": 3 * j, "pos_vel": 6 * j, "rot6d": rot6d_size(skeleton)}
 
-    ``pos_vel`` gives the root-pinned positions it stores; ``rot6d`` goes through FK with
-    the root translation; ``(T, 3 J)`` arrays are taken as positions already.
+
+def array_kind(width: int, skeleton: Skeleton | None, *, source: str = "motion",
+               representation: str = "auto", preferred: str | None = None) -> str:
+    """Which of :data:`ARRAY_KINDS` a motion array with rows of ``width`` values is.
+
+    Parameters
+    ----------
+    width : int
+        Values per frame.
+    skeleton : Skeleton or None
+        The skeleton the array is on; without one only positions (a multiple of 3) are known.
+    source : str
+        Named in error messages (usually the file).
+    representation : {"auto", "positions", "pos_vel", "rot6d"}
+        Force a kind (the width must still fit it).
+    preferred : str, optional
+        The kind chosen when a width fits two (usually the dataset's representation).
+
+    Raises
+    ------
+    PipelineError
+        The width fits no kind (or not the forced one), or fits two and nothing chooses.
+    """
+    if representation != "auto" and representation not in ARRAY_KINDS:
+        raise PipelineError(
+            f"unknown representation {representation!r} (use auto, {', '.join(ARRAY_KINDS)})"
+        )
+    if skeleton is None:
+        if width % 3 or representation not in ("auto", "positions"):
+            raise PipelineError(f"{source}: {width} values per frame; without the dataset's "
+                                "skeleton only positions (a multiple of 3) can be read")
+        return "positions"
+    widths = array_widths(skeleton)
+    kinds = [kind for kind, size in widths.items() if size == width]
+    if representation != "auto":
+        if representation not in kinds:
+            raise PipelineError(f"{source}: {width} values per frame, expected "
+                                f"{widths[representation]} for {representation} on the "
+                                f"skeleton of {skeleton.n_joints} joints")
+        return representation
+    if not kinds:
+        raise PipelineError(
+            f"{source}: {width} values per frame, expected {widths['positions']} (positions), "
+            f"{widths['pos_vel']} (pos_vel) or {widths['rot6d']} (rot6d) for the skeleton of "
+            f"{skeleton.n_joints} joints"
+        )
+    if len(kinds) > 1:
+        if preferred in kinds:
+            return preferred
+        raise PipelineError(f"{source}: {width} values per frame fit {' and '.join(kinds)} "
+                            "(give --representation)")
+    return kinds[0]
+
+
+def load_vectors(path, skeleton: Skeleton | None, *, representation: str = "auto",
+                 preferred: str | None = None) -> tuple[np.ndarray, str]:
+    """Read a motion array (``.npy``/``.txt``, one row per frame) and tell its kind.
+
+    ``(T, J, 3)`` arrays are taken as positions and flattened to ``(T, 3 J)``; see
+    :func:`array_kind` for the other parameters.
+
+    Returns
+    -------
+    vectors : np.ndarray [shape=(T, D), dtype=float64]
+    kind : str
+        One of :data:`ARRAY_KINDS`.
+    """
+    path = Path(path)
+    array = load_array(path)
+    if array.ndim == 3 and array.shape[-1] == 3:
+        array = array.reshape(len(array), -1)
+    if array.ndim != 2 or len(array) < 1:
+        raise PipelineError(f"{path}: expected a (frames, values) array, found shape "
+                            f"{array.shape}")
+    if not np.isfinite(array).all():
+        raise PipelineError(f"{path}: contains NaN or infinite values")
+    kind = array_kind(array.shape[1], skeleton, source=str(path), representation=representation,
+                      preferred=preferred)
+    return array.astype(np.float64), kind
+
+
+def to_positions(vectors: np.ndarray, skeleton: Skeleton, kind: str) -> np.ndarray:
+    """Motion arrays ``(T, D)`` to positions ``(T, J, 3)``.
+
+    The width tells the kind (:func:`array_kind`); ``kind`` settles widths that fit two.
+    ``pos_vel`` gives the root-pinned positions it stores, ``rot6d`` goes through FK with the
+    root translation, positions ``(T, 3 J)`` (velocities stripped) are reshaped.
     """
     vectors = np.asarray(vectors)
-    expected = vector_size(skeleton, representation)
-    if vectors.ndim == 2 and vectors.shape[1] == expected:
-        if representation == "pos_vel":
-            return strip_velocity(vectors).reshape(len(vectors), -1, 3)
+    if vectors.ndim != 2:
+        raise PipelineError(f"expected motion vectors (frames, values), found {vectors.shape}")
+    kind = array_kind(vectors.shape[1], skeleton, preferred=kind)
+    if kind == "rot6d":
         local, root = rot6d_to_rotations(vectors, skeleton)
         shape = (len(vectors), skeleton.n_joints, 3)
         translations = np.broadcast_to(skeleton.offsets, shape).copy()
         translations[:, skeleton.root] = root
         return forward_kinematics(skeleton.parents, local, translations, levels=skeleton.levels)
-    if vectors.ndim == 2 and vectors.shape[1] == 3 * skeleton.n_joints:
-        return vectors.reshape(len(vectors), -1, 3)  # positions already (velocities stripped)
-    raise ValueError(
-        f"Expected {representation} vectors of width {expected} (or positions of width "
-        f"{3 * skeleton.n_joints}). Received: shape {vectors.shape}"
-    )
+    flat = strip_velocity(vectors) if kind == "pos_vel" else vectors
+    return flat.reshape(len(flat), -1, 3)

@@ -53,8 +53,10 @@ def forward_kinematics(
         if parents[level[0]] >= 0:
             parent_rot = tf.gather(stack_rot, slot[parents[level]], axis=-3)
             parent_pos = tf.gather(stack_pos, slot[parents[level]], axis=-2)
-            trans = parent_pos + tf.linalg.matvec(parent_rot, trans)
-            rot = tf.matmul(parent_rot, rot)
+            # Products written as broadcast multiply-sums: XLA (jit_compile) mis-compiles
+            # batched matmuls on these gathered tensors, and the sums are faster on CPU too.
+            trans = parent_pos + tf.reduce_sum(parent_rot * trans[..., None, :], axis=-1)
+            rot = tf.reduce_sum(parent_rot[..., :, :, None] * rot[..., None, :, :], axis=-2)
         stack_rot = rot if stack_rot is None else tf.concat([stack_rot, rot], axis=-3)
         stack_pos = trans if stack_pos is None else tf.concat([stack_pos, trans], axis=-2)
         slot[level] = np.arange(done, done + len(level))

@@ -15,6 +15,8 @@ HA2G / BEAT            :func:`frechet_distance`, :func:`beat_alignment`, :func:`
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 from scipy.signal import argrelextrema
@@ -136,11 +138,19 @@ def pck(predicted: np.ndarray, truth: np.ndarray, threshold: float) -> float:
     return float((np.linalg.norm(predicted - truth, axis=-1) < threshold).mean())
 
 
-def clips(positions: np.ndarray, length: int = 50) -> np.ndarray:
-    """Non-overlapping clips ``(N, length, J, 3)`` of a motion (the remainder is dropped)."""
+def clips(positions: np.ndarray, length: int = 50, stride: int | None = None) -> np.ndarray:
+    """Clips ``(N, length, J, 3)`` of a motion, starting every ``stride`` frames.
+
+    ``stride`` defaults to ``length`` (non-overlapping clips); frames after the last whole clip
+    are dropped, and a motion shorter than ``length`` gives ``N = 0``.
+    """
     positions = _positions(positions)
-    n = len(positions) // length
-    return positions[: n * length].reshape(n, length, *positions.shape[1:])
+    stride = length if stride is None else stride
+    if length < 1 or stride < 1:
+        raise ValueError(f"Expected length >= 1 and stride >= 1. Received: {length=}, {stride=}")
+    n = 0 if len(positions) < length else (len(positions) - length) // stride + 1
+    starts = np.arange(n) * stride
+    return positions[starts[:, None] + np.arange(length)]
 
 
 def _mean_pairwise_l1(items: np.ndarray) -> float:
@@ -182,9 +192,24 @@ def multimodality(samples: np.ndarray) -> float:
 
 
 def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (``np.cov(rowvar=False)``) of embeddings ``(N, D)``."""
+    """Mean and covariance (``np.cov(rowvar=False)``) of embeddings ``(N, D)``, ``N >= 2``."""
     features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"Expected embeddings of shape (N >= 2, D). Received: {features.shape}")
     return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))
+
+
+def _sqrtm(matrix: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``scipy.linalg.sqrtm`` and whether it found the matrix singular.
+
+    Recent SciPy warns (``LinAlgWarning``) on a singular matrix where older versions returned
+    non-finite values; both count as singular here.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", linalg.LinAlgWarning)
+        root = linalg.sqrtm(matrix)
+    singular = any(issubclass(w.category, linalg.LinAlgWarning) for w in caught)
+    return root, singular or not np.isfinite(root).all()
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
@@ -192,58 +217,89 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
 
     ``||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))``; when the product is singular the
     square root is taken of ``(S1 + eps I)(S2 + eps I)``, and small imaginary parts from
-    numerical error are dropped.
+    numerical error are dropped (an error when the imaginary part of the diagonal exceeds
+    1e-3). The distance is never negative: round-off below 0 is clipped to 0.
     """
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != 2 * mu1.shape:
+        raise ValueError(
+            f"Expected means (D,) and covariances (D, D) of one size. Received: {mu1.shape}, "
+            f"{sigma1.shape}, {mu2.shape}, {sigma2.shape}"
+        )
     diff = mu1 - mu2
-    covmean = linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
+    covmean, singular = _sqrtm(sigma1 @ sigma2)
+    if singular:
         offset = np.eye(len(sigma1)) * eps
-        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+        covmean, _ = _sqrtm((sigma1 + offset) @ (sigma2 + offset))
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             raise ValueError(f"Imaginary component {np.max(np.abs(covmean.imag)):.3g} in sqrtm")
         covmean = covmean.real
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+    distance = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean)
+    return float(max(distance, 0.0))
 
 
-def motion_beats(positions: np.ndarray, fps: float) -> np.ndarray:
+def motion_beats(positions: np.ndarray, fps: float, *, order: int = 2) -> np.ndarray:
     """Motion beats (BEAT convention): times (s) of local minima of the mean joint speed.
+
+    Joint velocities are central differences (forward/backward at the ends), so the speed of
+    frame ``k`` is at ``k / fps``; a beat is a frame whose speed is strictly below that of the
+    ``order`` frames on each side (``scipy.signal.argrelextrema``), so a motionless stretch has
+    no beats.
 
     Parameters
     ----------
     positions : np.ndarray [shape=(T, J, 3)]
-    fps : float
+    fps : float > 0
         Frame rate.
+    order : int > 0
+        Frames on each side a minimum must beat (BEAT: 2).
     """
-    mean_speed = speed(positions, fps).mean(axis=1)
-    minima = argrelextrema(mean_speed, np.less, order=2)[0]
-    return (minima + 1) / fps  # speed k lies between frames k and k + 1
+    positions = _positions(positions)
+    if len(positions) < 2:
+        return np.zeros(0)
+    velocity = np.gradient(positions, axis=0) * fps
+    mean_speed = np.linalg.norm(velocity, axis=-1).mean(axis=1)
+    minima = argrelextrema(mean_speed, np.less, order=order)[0]
+    return minima / fps
 
 
 def beat_alignment(audio_onsets: np.ndarray, motion_beat_times: np.ndarray,
-                   sigma: float = 0.1) -> float:
+                   sigma: float = 0.3) -> float:
     """Beat alignment score: mean over audio onsets of ``exp(-d^2 / (2 sigma^2))``.
 
     ``d`` is the distance (s) from each audio onset to the nearest motion beat; 1 means every
-    onset has a motion beat on it. ``sigma`` is in seconds.
+    onset has a motion beat on it, 0 that there are no motion beats. ``sigma`` is in seconds
+    (BEAT: 0.3 s; HA2G's beat consistency used 0.1 s).
     """
-    onsets = np.asarray(audio_onsets, dtype=np.float64)
-    beats = np.sort(np.asarray(motion_beat_times, dtype=np.float64))
+    onsets = np.asarray(audio_onsets, dtype=np.float64).ravel()
+    beats = np.sort(np.asarray(motion_beat_times, dtype=np.float64).ravel())
     if onsets.size == 0:
         raise ValueError("Expected at least one audio onset.")
+    if not sigma > 0:
+        raise ValueError(f"Expected sigma > 0 (seconds). Received: sigma={sigma}")
     if beats.size == 0:
         return 0.0
-    idx = np.clip(np.searchsorted(beats, onsets), 1, len(beats) - 1) if len(beats) > 1 else None
-    if idx is None:
-        nearest = np.abs(onsets - beats[0])
-    else:
-        nearest = np.minimum(np.abs(onsets - beats[idx - 1]), np.abs(onsets - beats[idx]))
+    right = np.clip(np.searchsorted(beats, onsets), 0, len(beats) - 1)
+    left = np.clip(right - 1, 0, len(beats) - 1)
+    nearest = np.minimum(np.abs(onsets - beats[left]), np.abs(onsets - beats[right]))
     return float(np.mean(np.exp(-(nearest**2) / (2.0 * sigma**2))))
 
 
-def l1_div(positions: np.ndarray) -> float:
-    """L1div (BEAT): mean absolute deviation of all frames from the mean pose (units)."""
-    positions = _positions(positions)
-    return float(np.abs(positions - positions.mean(axis=0)).mean())
+def l1_div(positions: np.ndarray | list[np.ndarray]) -> float:
+    """L1div (BEAT): L1 distance of each frame from the mean pose, averaged over frames (units).
+
+    Per frame the absolute deviations of all joint coordinates from the motion's mean pose are
+    summed (BEAT's ``L1div``); a list of motions is scored as BEAT accumulates a test set:
+    each motion about its own mean pose, averaged over all their frames.
+    """
+    motions = positions if isinstance(positions, (list, tuple)) else [positions]
+    total, frames = 0.0, 0
+    for motion in motions:
+        motion = _positions(motion)
+        total += float(np.abs(motion - motion.mean(axis=0)).sum())
+        frames += len(motion)
+    if frames == 0:
+        raise ValueError("Expected at least one frame.")
+    return total / frames

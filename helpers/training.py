@@ -9,7 +9,8 @@ the progress bar, ``history.csv``). The loop gives every model the same services
   here and on several GPUs unchanged (pass a strategy; build the model in its scope);
 * a checkpoint (model, optimizer, epoch, early-stopping state) after every epoch, restored
   automatically so an interrupted run resumes where it stopped;
-* early stopping on the dev loss with the best weights kept in ``best.weights.h5``;
+* early stopping on the dev loss (or another monitored entry) with the best weights kept
+  in ``best.weights.h5``;
 * TensorBoard scalars in ``RUN_DIR/logs``, ``history.csv`` and a ``loss_curve.png``.
 
 ``RUN_DIR`` layout::
@@ -150,7 +151,7 @@ class Trainer:
         return {k: v / max(count, 1) for k, v in totals.items()}
 
     def fit(self, train_dataset, *, epochs: int, steps_per_epoch: int | None = None,
-            dev_dataset=None, patience: int | None = None,
+            dev_dataset=None, patience: int | None = None, monitor: str = "loss",
             on_epoch_end: Callable[[int, dict], None] | None = None) -> TrainingResult:
         """Train until ``epochs`` (counting epochs done before an interruption) or early stop.
 
@@ -164,9 +165,12 @@ class Trainer:
         steps_per_epoch : int, optional
             Batches per epoch (required for an infinite dataset).
         dev_dataset : tf.data.Dataset, optional
-            Evaluated after each epoch; its ``loss`` is monitored for early stopping.
+            Evaluated after each epoch; its ``monitor`` entry selects the best epoch.
         patience : int, optional
             Stop after this many epochs without improvement of the monitored loss.
+        monitor : str
+            Entry of the loss dict that selects the best epoch and drives early stopping
+            (its dev value when there is a dev dataset, else its train value).
         on_epoch_end : callable, optional
             Called with ``(epoch, row)`` after each epoch.
         """
@@ -196,7 +200,7 @@ class Trainer:
             row = {"epoch": epoch + 1, **{f"train_{k}": v / count for k, v in totals.items()}}
             if dev_dataset is not None:
                 row.update({f"dev_{k}": v for k, v in self.evaluate(dev_dataset).items()})
-            monitored = row.get("dev_loss", row["train_loss"])
+            monitored = row.get(f"dev_{monitor}", row[f"train_{monitor}"])
             improved = math.isfinite(monitored) and monitored < float(self._best.numpy())
             if improved:
                 self._best.assign(monitored)

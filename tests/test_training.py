@@ -113,3 +113,22 @@ def test_runs_under_a_mirrored_strategy(tmp_path):
                                "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")
+
+
+class Inverted(Linear):
+    """Reports ``worse`` = minus the loss: lowest when the loss is highest."""
+
+    def compute_losses(self, batch, training=False):
+        losses = super().compute_losses(batch, training=training)
+        return {**losses, "worse": -losses["loss"]}
+
+
+def test_monitor_picks_the_best_epoch_by_another_entry(tmp_path):
+    set_seed(0)
+    model = Inverted()
+    model(np.zeros((1, 3), "float32"))
+    trainer = Trainer(model, keras.optimizers.Adam(0.05), tmp_path)
+    result = trainer.fit(data().batch(32), epochs=4, dev_dataset=data(64, 1).batch(32),
+                         monitor="worse")
+    assert result.history.dev_loss.is_monotonic_decreasing
+    assert result.best_epoch == 1  # the highest dev loss is the lowest "worse"

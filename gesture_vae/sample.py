@@ -1,0 +1,279 @@
+"""Sample gestures from an Audio2Gestures run: N motions for one audio file, clip insertion.
+
+Usage::
+
+    python gesture_vae/sample.py RUN_DIR AUDIO.wav OUT_DIR [--samples N] [--seed K]
+        [--insert CLIP.bvh@SECONDS ...] [--format npy bvh]
+
+The audio encoder gives the shared code of the whole file (its mean); each sample draws its own
+motion-specific code: the per-channel mean and std of random training clips' codes, with
+smooth noise (knots ``noise_seconds`` apart, interpolated), through the mapping net when the
+variant has one. The networks are fully convolutional, so a file of any length is generated in
+one pass, with no windows and no seams. The baseline has no motion-specific code: its samples
+are one motion.
+
+``--insert CLIP.bvh@SECONDS`` (paper section 5.6) encodes a BVH clip (same skeleton as the
+training data, any frame rate) with the motion encoder and puts its motion-specific code in
+place of the sampled one from ``SECONDS`` on, for the clip's duration; around that span the
+motion decoded with the clip's code is cross-faded with the sampled motion over ``--blend``
+seconds, so the motion enters and leaves the clip smoothly.
+
+Writes ``OUT_DIR/<stem>_motion.npy`` (N, T, D) ``rot6d`` vectors, ``<stem>_positions.npy``
+(N, T, J, 3) joint positions (dataset units), and ``<stem>_sample<k>.bvh``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from data_processing.audio import file_features
+from data_processing.bvh import Skeleton, read_bvh, write_bvh
+from data_processing.files import PipelineError, run_cli, save_array
+from data_processing.kinematics import frame_count
+from data_processing.representations import rot6d_to_motion, rot6d_vector, to_positions
+from gesture_vae.model import GestureVAE, interpolate_knots, knot_count
+from gesture_vae.run import Run, is_run, load_model
+
+FORMATS = ("npy", "bvh")
+BLEND = 1.0  # seconds: a hand needs about this long to move between rest and gesture space
+__all__ = ["Generated", "Insertion", "Sampler", "generate", "is_run", "write_outputs"]
+
+
+@dataclass
+class Generated:
+    """Sampled motions of one audio file.
+
+    Parameters
+    ----------
+    motion : np.ndarray [shape=(N, T, D)]
+        ``rot6d`` vectors (6D of every rotating joint, root translation), dataset units.
+    positions : np.ndarray [shape=(N, T, J, 3)]
+        Joint positions with the root translation, dataset units.
+    skeleton : Skeleton
+    fps : float
+    """
+
+    motion: np.ndarray
+    positions: np.ndarray
+    skeleton: Skeleton
+    fps: float
+
+
+@dataclass(frozen=True)
+class Insertion:
+    """A motion clip to place on the timeline: ``CLIP.bvh@SECONDS``."""
+
+    clip: Path
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> Insertion:
+        """Parse ``CLIP.bvh@SECONDS`` (one-line error when malformed)."""
+        path, sep, seconds = text.rpartition("@")
+        try:
+            start = float(seconds)
+        except ValueError:
+            start = -1.0
+        if not sep or not path or start < 0:
+            raise PipelineError(f"--insert {text!r}: expected CLIP.bvh@SECONDS with SECONDS >= 0")
+        return cls(Path(path), start)
+
+
+class Sampler:
+    """A trained model with what sampling needs (see :meth:`load` for a run directory).
+
+    Parameters
+    ----------
+    model : GestureVAE
+        The trained model.
+    run : Run
+        Its description (normalisation, skeleton, frame rate, features).
+    code_stats : tuple of np.ndarray [shape=(n_clips, C)], optional
+        Per-clip mean and std of the motion-specific code; required with the split.
+    """
+
+    def __init__(self, model: GestureVAE, run: Run, code_stats=None):
+        self.model, self.run = model, run
+        self.split = run.config.components.split
+        if self.split and code_stats is None:
+            raise PipelineError(f"{run.root}: the {run.config.variant} variant needs the code "
+                                "statistics (stats/code_{mean,std}.npy)")
+        self.code_mean, self.code_std = code_stats if self.split else (None, None)
+
+    @classmethod
+    def load(cls, run_dir) -> Sampler:
+        """The sampler of a run directory written by ``gesture_vae/train.py``."""
+        model, run = load_model(run_dir)
+        return cls(model, run, run.code_stats() if run.config.components.split else None)
+
+    @property
+    def fps(self) -> float:
+        """Frame rate of input features and output motion."""
+        return self.run.fps
+
+    def features(self, wav) -> np.ndarray:
+        """Raw speech features ``(T, F)`` of an audio file, as the training data had them."""
+        info = self.run.dataset
+        return file_features(wav, info["features"], fps=self.fps, mel_preset=info["mel_preset"])
+
+    def specific_codes(self, n_frames: int, samples: int, seed: int) -> np.ndarray | None:
+        """Random motion-specific codes ``(samples, n_frames, C)`` (``None`` for the baseline).
+
+        Every ``crop_frames`` frames (the clip length of the statistics) a sample takes the
+        code mean and std of a random training clip, interpolated linearly in between; smooth
+        standard normal noise (knots ``noise_seconds`` apart) scaled by that std is added to
+        that mean, and the mapping net (if any) maps the result to a code.
+        """
+        if not self.split:
+            return None
+        rng = np.random.default_rng(seed)
+        clip = self.run.config.crop_frames
+        picks = rng.integers(len(self.code_mean), size=(samples, knot_count(n_frames, clip)))
+        mean, std = (np.asarray(interpolate_knots(stat[picks], n_frames, clip))
+                     for stat in (self.code_mean, self.code_std))
+        knots = rng.standard_normal((samples, knot_count(n_frames, self.model.period),
+                                     self.run.config.code_size))
+        noise = np.asarray(interpolate_knots(knots, n_frames, self.model.period,
+                                             keep_variance=True))
+        code, _ = self.model.code_from_noise((mean + std * noise).astype(np.float32))
+        return np.asarray(code)
+
+    def clip_code(self, clip) -> np.ndarray:
+        """The motion-specific code ``(n, C)`` of a BVH clip, resampled to the run's fps."""
+        motion = read_bvh(clip)
+        skel = self.run.skeleton
+        if motion.skeleton.names != skel.names or not np.array_equal(motion.skeleton.parents,
+                                                                     skel.parents):
+            raise PipelineError(f"{clip}: its skeleton ({motion.skeleton.n_joints} joints) is not "
+                                f"the run's ({skel.n_joints} joints, {skel.names[0]} root)")
+        vectors = self.run.norm.motion(rot6d_vector(motion.resample(self.fps)))
+        return np.asarray(self.model.encode_motion(vectors[None])["specific"][0])[0]
+
+    def insertion(self, insertion: Insertion, n_frames: int,
+                  blend: float) -> tuple[np.ndarray, np.ndarray]:
+        """A clip's code over the whole timeline ``(T, C)`` and its weight ``(T,)``.
+
+        The code is the clip's from ``insertion.seconds`` on for the clip's duration, extended
+        by its edge values before and after; the weight is 1 over the clip and falls linearly
+        to 0 over ``blend`` seconds on both sides.
+        """
+        if not self.split:
+            raise PipelineError(f"{self.run.root}: the {self.run.config.variant} variant has no "
+                                "motion-specific code; clip insertion needs a split variant")
+        start = frame_count(insertion.seconds, self.fps)
+        if start >= n_frames:
+            raise PipelineError(f"--insert {insertion.clip}@{insertion.seconds:g}: starts after "
+                                f"the audio ends ({n_frames / self.fps:.2f} s)")
+        clip = self.clip_code(insertion.clip)
+        t = np.arange(n_frames)
+        ramp = max(frame_count(blend, self.fps), 1)
+        outside = np.maximum(start - t, t - (start + len(clip) - 1))
+        return clip[np.clip(t - start, 0, len(clip) - 1)], np.clip(1.0 - outside / ramp, 0, 1)
+
+    def _decode(self, shared: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
+        """Normalised motion ``(N, T, D)`` from one shared code ``(1, T, C)`` and N codes."""
+        count = 1 if codes is None else len(codes)
+        return np.asarray(self.model.decode(np.repeat(shared, count, axis=0), codes))
+
+    def generate(self, features: np.ndarray, *, samples: int = 1, seed: int = 0,
+                 insert: list[Insertion] | tuple = (), blend: float = BLEND) -> Generated:
+        """Sample ``samples`` motions for raw speech features ``(T, F)``.
+
+        An inserted clip's code replaces the sampled codes on its span: there the motion is
+        decoded from the audio's shared code and the clip's code. Around the span, that motion
+        (decoded with the clip's code extended by its edge values) is cross-faded with the
+        sampled one over ``blend`` seconds; a switch of code alone would make the decoder
+        change pose within a few frames.
+
+        Parameters
+        ----------
+        features : np.ndarray [shape=(T, F)]
+            Speech features (not normalised), e.g. from :meth:`features`.
+        samples : int >= 1
+            Number of motions.
+        seed : int
+            Seed of the motion-specific codes.
+        insert : sequence of Insertion
+            Clips to place on the timeline.
+        blend : float >= 0
+            Cross-fade around an inserted clip, in seconds on each side.
+        """
+        if samples < 1:
+            raise PipelineError(f"--samples must be >= 1, got {samples}")
+        shared = np.asarray(self.model.audio_encoder(self.run.norm.audio(features)[None])[0])
+        motion = self._decode(shared, self.specific_codes(len(features), samples, seed))
+        for item in insert:
+            code, weight = self.insertion(item, len(features), blend)
+            weight = weight[None, :, None]
+            motion = (1.0 - weight) * motion + weight * self._decode(shared, code[None])
+        vectors = self.model.geometry.vectors(motion.astype(np.float32)).numpy()
+        vectors = np.repeat(vectors, samples // len(vectors), axis=0)
+        positions = np.stack([to_positions(v, self.run.skeleton, "rot6d") for v in vectors])
+        return Generated(vectors, positions, self.run.skeleton, self.fps)
+
+
+def generate(run_dir, wav_path, *, samples: int = 1, seed: int = 0,
+             insert: list[Insertion] | tuple = (), blend: float = BLEND) -> Generated:
+    """Sample motions for one audio file with a run (see :meth:`Sampler.generate`).
+
+    This is the entry point for ``predict.py``: ``is_run(MODEL)`` tells an Audio2Gestures run.
+    """
+    sampler = Sampler.load(run_dir)
+    return sampler.generate(sampler.features(wav_path), samples=samples, seed=seed,
+                            insert=insert, blend=blend)
+
+
+def write_outputs(generated: Generated, out_dir, stem: str,
+                  formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write ``<stem>_motion.npy``, ``<stem>_positions.npy`` and/or ``<stem>_sample<k>.bvh``."""
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        raise PipelineError(f"unknown output format(s) {sorted(unknown)} (use {FORMATS})")
+    out = Path(out_dir)
+    written = []
+    if "npy" in formats:
+        written.append(save_array(out / f"{stem}_motion.npy", generated.motion.astype(np.float32)))
+        written.append(save_array(out / f"{stem}_positions.npy",
+                                  generated.positions.astype(np.float32)))
+    if "bvh" in formats:
+        for k, vectors in enumerate(generated.motion):
+            motion = rot6d_to_motion(vectors, generated.skeleton, generated.fps)
+            written.append(write_bvh(out / f"{stem}_sample{k}.bvh", motion, precision=4))
+    return written
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", help="run directory written by gesture_vae/train.py")
+    parser.add_argument("audio", help="speech audio file (any length)")
+    parser.add_argument("out_dir", help="where to write the samples")
+    parser.add_argument("--samples", type=int, default=1, help="motions to draw (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the codes (default 0)")
+    parser.add_argument("--insert", action="append", default=[], type=Insertion.parse,
+                        metavar="CLIP.bvh@SECONDS",
+                        help="place a BVH clip at SECONDS (repeatable)")
+    parser.add_argument("--blend", type=float, default=BLEND,
+                        help=f"cross-fade of inserted clips in seconds (default {BLEND:g})")
+    parser.add_argument("--format", nargs="+", default=list(FORMATS), choices=FORMATS,
+                        help="outputs: npy (vectors and positions), bvh (default both)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Run the step."""
+    args = parse_args(argv)
+    generated = generate(args.run_dir, args.audio, samples=args.samples, seed=args.seed,
+                         insert=args.insert, blend=args.blend)
+    written = write_outputs(generated, args.out_dir, Path(args.audio).stem, tuple(args.format))
+    print(f"{args.samples} sample(s) of {generated.motion.shape[1] / generated.fps:.2f} s at "
+          f"{generated.fps:g} fps -> {args.out_dir} ({len(written)} files)")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,343 @@
+"""Learned motion representations of IVA'19: the denoising autoencoder (DAE) or a PCA reference.
+
+A *representation* maps motion vectors ``Y`` ``(N, D)`` to codes ``Z`` ``(N, DIM)`` and back,
+one row per frame. Both kinds share one interface (:class:`Representation`) and one on-disk
+layout, so ``encode_dataset.py``, ``decode.py`` and ``predict.py`` work with either::
+
+    CHKPT_DIR/representation.json   kind, DIM, D, settings; "complete" once training ended
+    CHKPT_DIR/norm_mean.npy         the dataset's motion_mean (copied: the directory is
+    CHKPT_DIR/norm_scale.npy        self-contained) and motion_absmax
+    CHKPT_DIR/best.weights.h5       DAE weights (best dev epoch)        [dae]
+    CHKPT_DIR/checkpoints/ logs/ history.csv loss_curve.png   training  [dae]
+    CHKPT_DIR/pca_components.npy    (DIM, D) principal axes             [pca]
+    CHKPT_DIR/pca_mean.npy          (D,) mean of the normalised data    [pca]
+
+Normalisation (IVA'19): ``(Y - motion_mean) / motion_absmax`` with the statistics that
+``create_vector.py`` saved from the training split, never recomputed.
+
+The DAE (:mod:`motion_repr_learning.ae.dae`) is trained here with Gaussian input noise whose
+standard deviation is ``noise_ratio`` times the scalar standard deviation of the normalised
+training data (0.05 in IVA'19). Keras is imported only for the DAE, so the PCA reference and
+the normalisation need no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from data_processing.dataset import SPLITS, DatasetMeta
+from data_processing.files import PipelineError, load_array, read_json, save_array, write_json
+from data_processing.representations import to_positions
+from evaluation.metrics import ape
+
+KINDS = ("dae", "pca")
+INFO = "representation.json"
+ENCODING_INFO = "encoding.json"
+CHUNK = 65536  # rows per forward pass when encoding or decoding long arrays
+
+
+@dataclass
+class DAESettings:
+    """Training settings of the denoising autoencoder (IVA'19 defaults).
+
+    Parameters
+    ----------
+    epochs : int > 0
+        Most epochs (20 in IVA'19).
+    batch_size : int > 0
+    learning_rate : float > 0
+        Adam learning rate (1e-4).
+    dropout : float in [0, 1)
+        Dropout rate before each layer (keep probability 0.9 in IVA'19).
+    noise_ratio : float >= 0
+        Input noise std as a fraction of the normalised data's std (0.05).
+    l2 : float >= 0
+        L2 penalty on the weights.
+    patience : int > 0, optional
+        Early stopping on the dev loss after this many epochs without improvement.
+    seed : int
+        Seed of initialisation, shuffling, dropout and noise.
+    """
+
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 1e-4
+    dropout: float = 0.1
+    noise_ratio: float = 0.05
+    l2: float = 1e-6
+    patience: int | None = 5
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# The representation interface
+
+
+@dataclass
+class Normaliser:
+    """IVA'19 motion normalisation ``(Y - mean) / scale`` (``motion_mean``, ``motion_absmax``).
+
+    Parameters
+    ----------
+    mean, scale : np.ndarray [shape=(D,)]
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def from_dataset(cls, meta: DatasetMeta) -> Normaliser:
+        """The statistics ``create_vector.py`` saved for the training split."""
+        return cls(meta.stat("motion_mean").astype(np.float32),
+                   meta.stat("motion_absmax").astype(np.float32))
+
+    @classmethod
+    def load(cls, path) -> Normaliser:
+        """Read ``norm_{mean,scale}.npy`` from a representation directory."""
+        return cls(load_array(Path(path) / "norm_mean.npy").astype(np.float32),
+                   load_array(Path(path) / "norm_scale.npy").astype(np.float32))
+
+    def save(self, path) -> None:
+        """Write ``norm_{mean,scale}.npy`` into a representation directory."""
+        save_array(Path(path) / "norm_mean.npy", self.mean)
+        save_array(Path(path) / "norm_scale.npy", self.scale)
+
+    def forward(self, motion: np.ndarray) -> np.ndarray:
+        """Normalise motion vectors ``(..., D)``."""
+        return (np.asarray(motion, np.float32) - self.mean) / self.scale
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        """Motion vectors from normalised values ``(..., D)``."""
+        return np.asarray(values, np.float32) * self.scale + self.mean
+
+
+class Representation:
+    """A trained representation: ``encode`` motion ``(N, D)`` to codes ``(N, DIM)`` and back.
+
+    Parameters
+    ----------
+    path : Path
+        Its directory.
+    info : dict
+        Contents of ``representation.json``.
+    """
+
+    def __init__(self, path: Path, info: dict):
+        self.path = Path(path)
+        self.info = info
+        self.kind: str = info["kind"]
+        self.dim: int = int(info["dim"])
+        self.output_size: int = int(info["output_size"])
+        self.normaliser = Normaliser.load(self.path)
+
+    def encode(self, motion: np.ndarray) -> np.ndarray:
+        """Codes ``(N, DIM)`` of motion vectors ``(N, D)``: exactly one row per input row."""
+        motion = self._check(motion, self.output_size, "motion vectors")
+        return self._chunked(self._encode, self.normaliser.forward(motion), self.dim)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Motion vectors ``(N, D)`` of codes ``(N, DIM)``: exactly one row per input row."""
+        codes = self._check(codes, self.dim, "codes")
+        return self.normaliser.inverse(self._chunked(self._decode, codes, self.output_size))
+
+    def _check(self, array: np.ndarray, width: int, what: str) -> np.ndarray:
+        array = np.asarray(array)
+        if array.ndim != 2 or array.shape[1] != width:
+            raise PipelineError(
+                f"{self.path}: this {self.kind} representation (DIM {self.dim}, D "
+                f"{self.output_size}) expects {what} of shape (N, {width}), found {array.shape}"
+            )
+        return array
+
+    @staticmethod
+    def _chunked(function, values: np.ndarray, width: int) -> np.ndarray:
+        out = np.empty((len(values), width), np.float32)
+        for start in range(0, len(values), CHUNK):
+            out[start : start + CHUNK] = function(values[start : start + CHUNK])
+        return out
+
+    def _encode(self, normalised: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _decode(self, codes: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class DAERepresentation(Representation):
+    """The DAE's encoder and decoder, dropout and noise off."""
+
+    def __init__(self, path: Path, info: dict):
+        from motion_repr_learning.ae.dae import DenoisingAutoencoder
+
+        super().__init__(path, info)
+        settings = info["settings"]
+        self.model = DenoisingAutoencoder(self.output_size, self.dim, dropout=settings["dropout"])
+        self.model.load_weights(self.path / "best.weights.h5")
+
+    def _encode(self, normalised):
+        return np.asarray(self.model.encoder(normalised, training=False))
+
+    def _decode(self, codes):
+        return np.asarray(self.model.decoder(codes, training=False))
+
+
+class PCARepresentation(Representation):
+    """Projection on the first DIM principal axes of the normalised training motion."""
+
+    def __init__(self, path: Path, info: dict):
+        super().__init__(path, info)
+        self.components = load_array(self.path / "pca_components.npy").astype(np.float32)
+        self.centre = load_array(self.path / "pca_mean.npy").astype(np.float32)
+
+    def _encode(self, normalised):
+        return (normalised - self.centre) @ self.components.T
+
+    def _decode(self, codes):
+        return codes @ self.components + self.centre
+
+
+def load_representation(path) -> Representation:
+    """Open a trained representation directory (one-line error when missing or incomplete)."""
+    path = Path(path)
+    if not (path / INFO).is_file():
+        raise PipelineError(f"{path}: no trained representation here (no {INFO}; run "
+                            "motion_repr_learning/ae/learn_dataset_encoding.py first)")
+    info = read_json(path / INFO)
+    if not info.get("complete"):
+        raise PipelineError(f"{path}: representation training did not finish (rerun "
+                            "learn_dataset_encoding.py with the same arguments to resume)")
+    if info.get("kind") not in KINDS:
+        raise PipelineError(f"{path / INFO}: unknown representation kind {info.get('kind')!r}")
+    return (DAERepresentation if info["kind"] == "dae" else PCARepresentation)(path, info)
+
+
+def check_compatible(representation: Representation, meta: DatasetMeta) -> None:
+    """Fail unless the representation encodes this dataset's motion vectors."""
+    info = representation.info
+    if (info["output_size"], info["motion"]) != (meta.output_size, meta.motion):
+        raise PipelineError(
+            f"{representation.path}: representation of {info['motion']} vectors of width "
+            f"{info['output_size']}, but {meta.root} holds {meta.motion} vectors of width "
+            f"{meta.output_size}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Learning
+
+
+def _start(chkpt_dir: Path, meta: DatasetMeta, kind: str, dim: int, settings: dict) -> dict:
+    """Write the run description (or check that a resumed run has the same one)."""
+    info = {"kind": kind, "dim": dim, "output_size": meta.output_size, "motion": meta.motion,
+            "dataset": str(Path(meta.root).resolve()), "settings": settings, "complete": False}
+    path = chkpt_dir / INFO
+    if path.is_file():
+        old = read_json(path)
+        same = ("kind", "dim", "output_size", "motion")
+        if any(old.get(k) != info[k] for k in same):
+            raise PipelineError(
+                f"{path}: this directory holds a {old.get('kind')} of DIM {old.get('dim')} for "
+                f"D {old.get('output_size')}, not a {kind} of DIM {dim} for D "
+                f"{meta.output_size}; use another --chkpt-dir"
+            )
+    if not 0 < dim <= meta.output_size:
+        raise PipelineError(f"--dim must be in [1, {meta.output_size}] (D), got {dim}")
+    Normaliser.from_dataset(meta).save(chkpt_dir)
+    write_json(path, info)
+    return info
+
+
+def _finish(chkpt_dir: Path, info: dict, **results) -> Representation:
+    write_json(chkpt_dir / INFO, {**info, **results, "complete": True})
+    return load_representation(chkpt_dir)
+
+
+def _split_motion(meta: DatasetMeta, split: str) -> np.ndarray:
+    return load_array(Path(meta.root) / f"Y_{split}.npy", ndim=2).astype(np.float32)
+
+
+def learn_dae(meta: DatasetMeta, chkpt_dir, dim: int, settings: DAESettings) -> Representation:
+    """Train (or resume training) the DAE on ``Y_train`` with early stopping on ``Y_dev``."""
+    import keras
+    import tensorflow as tf
+
+    from helpers.training import Trainer, set_seed
+    from motion_repr_learning.ae.dae import DenoisingAutoencoder
+
+    chkpt_dir = Path(chkpt_dir)
+    info = _start(chkpt_dir, meta, "dae", dim, asdict(settings))
+    normaliser = Normaliser.from_dataset(meta)
+    train = normaliser.forward(_split_motion(meta, "train"))
+    dev = normaliser.forward(_split_motion(meta, "dev"))
+    noise_std = settings.noise_ratio * float(train.std())
+    set_seed(settings.seed)
+    model = DenoisingAutoencoder(meta.output_size, dim, noise_std=noise_std,
+                                 dropout=settings.dropout, l2=settings.l2, seed=settings.seed)
+    trainer = Trainer(model, keras.optimizers.Adam(settings.learning_rate), chkpt_dir)
+    batches = (tf.data.Dataset.from_tensor_slices(train)
+               .shuffle(len(train), seed=settings.seed, reshuffle_each_iteration=True)
+               .batch(settings.batch_size, drop_remainder=len(train) >= settings.batch_size))
+    dev_batches = tf.data.Dataset.from_tensor_slices(dev).batch(4096) if len(dev) else None
+    result = trainer.fit(batches, epochs=settings.epochs, dev_dataset=dev_batches,
+                         patience=settings.patience)
+    return _finish(chkpt_dir, info, noise_std=noise_std, best_epoch=result.best_epoch)
+
+
+def fit_pca(meta: DatasetMeta, chkpt_dir, dim: int, *, seed: int = 0) -> Representation:
+    """Fit the PCA reference representation (scikit-learn) on the normalised ``Y_train``."""
+    from sklearn.decomposition import PCA
+
+    chkpt_dir = Path(chkpt_dir)
+    info = _start(chkpt_dir, meta, "pca", dim, {"seed": seed})
+    train = Normaliser.from_dataset(meta).forward(_split_motion(meta, "train"))
+    pca = PCA(n_components=dim, svd_solver="full", random_state=seed).fit(train)
+    save_array(chkpt_dir / "pca_components.npy", pca.components_.astype(np.float32))
+    save_array(chkpt_dir / "pca_mean.npy", pca.mean_.astype(np.float32))
+    return _finish(chkpt_dir, info,
+                   explained_variance=float(pca.explained_variance_ratio_.sum()))
+
+
+def reconstruction_errors(representation: Representation, meta: DatasetMeta,
+                          split: str = "dev") -> dict[str, float]:
+    """APE (dataset units) of the encode -> decode reconstruction and of the mean pose.
+
+    Parameters
+    ----------
+    representation : Representation
+    meta : DatasetMeta
+        Dataset whose ``Y_<split>.npy`` is reconstructed.
+    split : str
+        ``train``, ``dev`` or ``test``.
+    """
+    motion = _split_motion(meta, split)
+    if not len(motion):
+        raise PipelineError(f"{meta.root}: the {split} split is empty")
+    skeleton = meta.skeleton
+
+    def error(vectors: np.ndarray) -> float:
+        predicted = to_positions(vectors, skeleton, meta.motion)
+        return float(ape(predicted, to_positions(motion, skeleton, meta.motion)).mean())
+
+    mean_pose = np.broadcast_to(representation.normaliser.mean, motion.shape)
+    return {"reconstruction": error(representation.decode(representation.encode(motion))),
+            "mean_pose": error(mean_pose)}
+
+
+def motion_fingerprint(data_dir) -> str:
+    """SHA-1 of a dataset's ``Y_{train,dev,test}.npy``: codes of one dataset fit another iff equal.
+
+    Datasets built from the same recordings and split (e.g. one per feature set) share it.
+    """
+    digest = hashlib.sha1()
+    for split in SPLITS:
+        path = Path(data_dir) / f"Y_{split}.npy"
+        if not path.is_file():
+            raise PipelineError(f"{path}: no such file")
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

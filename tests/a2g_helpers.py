@@ -1,0 +1,66 @@
+"""Session-cached data and runs for the Audio2Gestures tests (``tests/test_a2g_*.py``).
+
+Each item is built once per test session under pytest's base temporary directory (a ``.done``
+marker tells a finished build from an interrupted one) and shared by every module:
+
+* a *tiny* rot6d dataset from the shared ``demo_raw`` recordings and runs trained for a few
+  steps on it (for file formats, CLIs, resuming: quality does not matter);
+* the *science* dataset (a demo speaker of 20 recordings of 30 s) and the ``full`` and
+  ``baseline`` variants trained on it with the demo preset, as ``make demo`` trains them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.session_cache import cached
+
+SCIENCE_FILES, SCIENCE_SECONDS, SCIENCE_SEED = 20, 30.0, 0
+TINY = {"steps": 4, "epoch_steps": 2, "crop_frames": 32, "batch_size": 4}
+
+
+def rot6d_dataset(raw: Path, out: Path, workers: int = 1) -> None:
+    """Split ``raw`` and build the Audio2Gestures vectors (30 fps, a2g log-mel, rot6d)."""
+    from data_processing import create_vector, prepare_data
+
+    prepare_data.prepare(raw, out)
+    settings = create_vector.VectorSettings(features="Spectro", fps=30.0, mel_preset="a2g")
+    create_vector.create_vectors(out, 0, settings, motion="rot6d", workers=workers)
+
+
+def tiny_dataset(tmp_path_factory, demo_raw: Path) -> Path:
+    """The shared demo recordings (6 x 12 s) as a rot6d dataset."""
+    return cached(tmp_path_factory, "a2g_tiny_data", lambda out: rot6d_dataset(demo_raw, out))
+
+
+def tiny_run(tmp_path_factory, data: Path, variant: str) -> Path:
+    """A run of ``variant`` trained for a few steps on the tiny dataset."""
+    from gesture_vae.config import make_config
+    from gesture_vae.train import train
+
+    return cached(tmp_path_factory, f"a2g_tiny_{variant}",
+                  lambda out: train(data, out, make_config("demo", variant=variant, **TINY)))
+
+
+def science_raw(tmp_path_factory) -> Path:
+    """The science test's demo speaker recordings and hidden-mode sidecar."""
+    from data_processing.demo_speaker import write_demo_dataset
+
+    return cached(tmp_path_factory, "a2g_science_raw", lambda out: write_demo_dataset(
+        out, files=SCIENCE_FILES, seconds=SCIENCE_SECONDS, seed=SCIENCE_SEED))
+
+
+def science_dataset(tmp_path_factory) -> Path:
+    """The science recordings as a rot6d dataset."""
+    raw = science_raw(tmp_path_factory)
+    return cached(tmp_path_factory, "a2g_science_data", lambda out: rot6d_dataset(raw, out, None))
+
+
+def science_run(tmp_path_factory, variant: str) -> Path:
+    """``variant`` trained on the science dataset with the demo preset (as ``make demo``)."""
+    from gesture_vae.config import make_config
+    from gesture_vae.train import train
+
+    data = science_dataset(tmp_path_factory)
+    return cached(tmp_path_factory, f"a2g_science_{variant}",
+                  lambda out: train(data, out, make_config("demo", variant=variant)))

@@ -1,0 +1,55 @@
+import dataclasses
+
+import pytest
+
+from data_processing.files import PipelineError
+from gesture_vae.config import PRESETS, VARIANTS, A2GConfig, make_config
+
+
+def test_variants_add_one_component_each():
+    order = ["baseline", "split", "mapping", "bicycle", "full"]
+    assert list(VARIANTS) == order
+    counts = [sum(dataclasses.astuple(VARIANTS[v])) for v in order]
+    assert counts == [0, 1, 2, 3, 4]
+    for before, after in zip(order, order[1:]):  # each row keeps the previous components
+        kept = dataclasses.astuple(VARIANTS[before])
+        assert all(a >= b for a, b in zip(dataclasses.astuple(VARIANTS[after]), kept))
+
+
+def test_paper_defaults():
+    config = A2GConfig()
+    assert config.audio_channels == (128, 128, 96, 96, 64)
+    assert config.motion_channels == (256, 256, 128, 128, 64)
+    assert config.decoder_channels == (64, 128, 128, 256, 256)
+    assert (config.code_size, config.crop_frames, config.batch_size) == (16, 64, 32)
+    weights = (config.rotation_weight, config.position_weight, config.speed_weight,
+               config.align_weight, config.bicycle_weight, config.diversity_weight,
+               config.kl_weight, config.rho)
+    assert weights == (1.0, 1.0, 5.0, 0.1, 0.1, 0.1, 1e-3, 0.02)
+    assert config.learning_rate == 1e-4
+
+
+def test_presets_and_overrides():
+    assert set(PRESETS) == {"paper", "demo"}
+    demo = make_config("demo", variant="split", steps=None, seed=3)
+    assert demo.variant == "split"
+    assert demo.steps == PRESETS["demo"]["steps"]  # None keeps the preset's value
+    assert demo.seed == 3
+    assert demo.scaled((128, 96)) == (32, 24)
+    with pytest.raises(PipelineError, match="unknown preset"):
+        make_config("huge")
+
+
+@pytest.mark.parametrize(("field", "value"), [("variant", "nope"), ("kernel_size", 2),
+                                              ("dropout", 1.0), ("width", 0), ("steps", 0),
+                                              ("kl_ramp", 0.0), ("noise_seconds", -1.0)])
+def test_invalid_settings_are_one_line_errors(field, value):
+    with pytest.raises(PipelineError, match=field):
+        A2GConfig(**{field: value})
+
+
+def test_dict_round_trip():
+    config = make_config("demo", variant="bicycle")
+    assert A2GConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(PipelineError, match="unknown"):
+        A2GConfig.from_dict({**config.to_dict(), "colour": "red"})

@@ -1,0 +1,109 @@
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_processing import demo_speaker
+from evaluation import a2g_metrics
+from evaluation.metrics import clips, diversity, l1, l1_distance, multimodality, pck
+from tests.a2g_helpers import science_dataset, science_raw, science_run
+
+# -- the metric math of evaluation.metrics, on hand-made motions -------------------------------
+
+
+def still(*points):
+    """A 2-frame motion whose joints stay at ``points``."""
+    return np.repeat(np.array(points, dtype=float)[None], 2, axis=0)
+
+
+def test_l1_and_pck_known_answers():
+    truth = still([0, 0, 0], [0, 0, 0])
+    predicted = still([1, 2, 3], [0.5, 0, 0])  # per joint L1 norms 6 and 0.5
+    assert l1(predicted, truth) == pytest.approx((6 + 0.5) / 2)
+    assert l1_distance(predicted, truth) == l1(predicted, truth)
+    # Euclidean distances sqrt(14) = 3.74 and 0.5: one joint within 1.0, both within 4.
+    assert pck(predicted, truth, threshold=1.0) == pytest.approx(0.5)
+    assert pck(predicted, truth, threshold=4.0) == pytest.approx(1.0)
+    assert l1(np.zeros((5, 2, 3)), np.ones((3, 2, 3))) == pytest.approx(3.0)  # shorter length
+
+
+def test_clips_are_non_overlapping():
+    motion = np.arange(120, dtype=float)[:, None, None] * np.ones((1, 2, 3))
+    cut = clips(motion, 50)
+    assert cut.shape == (2, 50, 2, 3)
+    assert cut[1, 0, 0, 0] == 50  # the 20 frames after the second clip are dropped
+
+
+def test_diversity_known_answer():
+    # Two motions, each one 50-frame clip of one joint standing still: at x = 0 and x = 4.
+    a, b = np.zeros((50, 1, 3)), np.zeros((50, 1, 3))
+    b[..., 0] = 4.0
+    assert diversity([a, b]) == pytest.approx(4.0)
+    c = np.zeros((100, 1, 3))
+    c[50:, 0, 1] = 2.0  # two clips: at the origin and at y = 2
+    assert diversity([a, c]) == pytest.approx((0 + 2 + 2) / 3)  # pairs: (a,c1) (a,c2) (c1,c2)
+
+
+def test_multimodality_known_answer():
+    samples = np.zeros((3, 10, 2, 3))
+    samples[1, :, 0, 0] = 1.0  # joint 0 moved by 1 in x in sample 1
+    samples[2, :, 0, 0] = 3.0
+    # Pairwise mean-per-joint L1: |0-1| / 2 joints, |0-3| / 2, |1-3| / 2.
+    assert multimodality(samples) == pytest.approx((0.5 + 1.5 + 1.0) / 3)
+    assert multimodality(np.repeat(samples[:1], 4, axis=0)) == 0.0
+
+
+# -- the Audio2Gestures evaluation ---------------------------------------------------------
+
+
+def test_body_scale_is_the_rest_pose_span():
+    # Demo skeleton at rest: arms along x, 4 + 14 + 28 + 25 + 9 cm each side of the chest.
+    assert a2g_metrics.body_scale(demo_speaker.demo_skeleton()) == pytest.approx(160.0)
+
+
+def test_phrase_modes_counts_distinct_modes():
+    _, motion, timeline = demo_speaker.synthesize_session(4, 12.0)
+    variants = []
+    for mode in ("right", "left", "right"):
+        forced = copy.deepcopy(timeline)
+        for phrase in forced["phrases"]:
+            phrase["mode"] = mode
+        rng = np.random.default_rng(0)
+        variants.append(demo_speaker.synthesize_motion(forced, 12.0, rng).positions())
+    counts = a2g_metrics.phrase_modes(np.stack(variants), timeline["phrases"],
+                                      demo_speaker.FPS, motion.skeleton)
+    assert counts == [2] * len(timeline["phrases"])
+    assert a2g_metrics.phrase_modes(np.stack(variants[:1]), timeline["phrases"],
+                                    demo_speaker.FPS, motion.skeleton) == [1] * len(counts)
+
+
+def test_summarise_best_direction():
+    frame = pd.DataFrame({"l1": [3.0, 2.0, 4.0], "pck": [0.5, 0.7, 0.6],
+                          "diversity": [1.0, 3.0, 2.0], "multimodality": [0.0, 0.1, 0.2]})
+    summary = a2g_metrics.summarise(frame)
+    assert summary["l1_avg"] == pytest.approx(3.0)
+    assert summary["l1_best"] == 2.0  # lower is better
+    assert summary["pck_best"] == 0.7
+    assert summary["multimodality_best"] == 0.2
+    assert "modes_avg" not in summary
+
+
+def test_cli_writes_the_table(tmp_path_factory, tmp_path, capsys):
+    data = science_dataset(tmp_path_factory)
+    runs = [str(science_run(tmp_path_factory, v)) for v in ("baseline", "full")]
+    sidecar = science_raw(tmp_path_factory) / "hidden_modes.json"
+    out = tmp_path / "a2g_table"
+    assert a2g_metrics.main([str(data), *runs, "--out", str(out), "--runs", "2",
+                             "--samples", "3", "--modes", str(sidecar)]) == 0
+    table = pd.read_csv(out.with_suffix(".csv"), index_col=0)
+    assert list(table.index) == ["ground truth", "baseline", "full"]
+    assert table.loc["baseline", "multimodality_avg"] == 0.0
+    assert table.loc["full", "multimodality_avg"] > 0.0
+    assert table.loc["full", "l1_best"] <= table.loc["full", "l1_avg"]
+    assert np.isnan(table.loc["ground truth", "multimodality_avg"])
+    text = out.with_suffix(".md").read_text()
+    assert "| variant | L1 | PCK | Diversity | Multimodality | Modes |" in text
+    assert "| full |" in text
+    assert "PCK at 0.2 body scale (32.0 units)" in text
+    assert "wrote" in capsys.readouterr().out

@@ -1,0 +1,160 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import predict
+from data_processing.bvh import BVHMotion, read_bvh, write_bvh
+from data_processing.dataset import DatasetMeta
+from data_processing.files import PipelineError
+from gesture_vae import sample
+from gesture_vae.sample import Insertion, Sampler, generate, is_run, write_outputs
+from tests.a2g_helpers import science_dataset, science_run, tiny_dataset, tiny_run
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return science_dataset(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    return Sampler.load(science_run(tmp_path_factory, "full"))
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    return Sampler.load(science_run(tmp_path_factory, "baseline"))
+
+
+@pytest.fixture(scope="module")
+def features(data):
+    meta = DatasetMeta.load(data)
+    return meta.sequence("test", meta.splits["test"][0])["audio"]
+
+
+def test_samples_differ_and_follow_the_seed(full, features):
+    n = len(features)
+    out = full.generate(features, samples=3, seed=7)
+    skeleton = full.run.skeleton
+    assert out.motion.shape == (3, n, 6 * len(skeleton.rotating) + 3)
+    assert out.positions.shape == (3, n, skeleton.n_joints, 3)
+    assert out.fps == 30.0
+    assert not np.allclose(out.positions[0], out.positions[1])
+    np.testing.assert_array_equal(full.generate(features, samples=3, seed=7).motion, out.motion)
+    assert not np.allclose(full.generate(features, samples=3, seed=8).motion, out.motion)
+
+
+def test_any_length_in_one_pass(full, features):
+    for n in (1, 17, len(features)):
+        assert full.generate(features[:n], samples=2).motion.shape[1] == n
+
+
+def test_split_codes_are_drawn_from_the_statistics(tmp_path_factory, demo_raw):
+    data = tiny_dataset(tmp_path_factory, demo_raw)
+    sampler = Sampler.load(tiny_run(tmp_path_factory, data, "split"))  # no mapping net
+    codes = sampler.specific_codes(64, 4000, seed=1)
+    at_knot = codes[:, 0]  # frame 0 is a knot: the statistics of one random clip, unmixed
+    np.testing.assert_allclose(at_knot.mean(axis=0), sampler.code_mean.mean(axis=0), atol=0.08)
+    total_var = (sampler.code_std**2).mean(axis=0) + sampler.code_mean.var(axis=0)
+    np.testing.assert_allclose(at_knot.var(axis=0), total_var, rtol=0.15, atol=1e-3)
+
+
+def test_baseline_gives_one_motion(baseline, features):
+    out = baseline.generate(features, samples=4, seed=3)
+    np.testing.assert_array_equal(out.motion, out.motion[:1].repeat(4, axis=0))
+    assert baseline.specific_codes(10, 2, 0) is None
+    with pytest.raises(PipelineError, match="no motion-specific code"):
+        baseline.generate(features, insert=[Insertion("clip.bvh", 1.0)])
+
+
+def test_insertion_parse():
+    assert Insertion.parse("a/b@c.bvh@2.5") == Insertion(Path("a/b@c.bvh"), 2.5)
+    for bad in ("clip.bvh", "clip.bvh@", "clip.bvh@-1", "@3", "clip.bvh@x"):
+        with pytest.raises(PipelineError, match="CLIP.bvh@SECONDS"):
+            Insertion.parse(bad)
+
+
+def test_insertion_places_the_clip_code(full, data, features, tmp_path):
+    meta = DatasetMeta.load(data)
+    raw = read_bvh(meta.files[meta.splits["train"][0]]["bvh"])  # 60 fps: resampled to 30
+    write_bvh(tmp_path / "clip.bvh", BVHMotion(raw.skeleton, raw.frames[120:180], raw.frame_time))
+    clip_code = full.clip_code(tmp_path / "clip.bvh")
+    assert clip_code.shape == (30, 16)
+    code, weight = full.insertion(Insertion(tmp_path / "clip.bvh", 2.0), len(features), 0.5)
+    np.testing.assert_array_equal(code[60:90], clip_code)  # frames 60-89: the clip's code
+    np.testing.assert_array_equal(code[:60], np.broadcast_to(clip_code[0], (60, 16)))
+    np.testing.assert_array_equal(code[90:], np.broadcast_to(clip_code[-1], (len(code) - 90, 16)))
+    assert (weight[60:90] == 1).all()
+    assert (weight[:46] == 0).all()  # a 15-frame ramp on each side
+    assert (weight[104:] == 0).all()
+    assert weight[52] == pytest.approx(1 - 8 / 15)
+    with pytest.raises(PipelineError, match="after the audio ends"):
+        full.insertion(Insertion(tmp_path / "clip.bvh", 1000.0), len(features), 0.5)
+
+    # On the span every sample is the motion decoded with the clip's code; far away, the
+    # samples are untouched.
+    plain = full.generate(features, samples=3, seed=2)
+    inserted = full.generate(features, samples=3, seed=2, blend=0.5,
+                             insert=[Insertion(tmp_path / "clip.bvh", 2.0)])
+    np.testing.assert_allclose(inserted.motion[:, 60:90], inserted.motion[:1, 60:90].repeat(3, 0),
+                               atol=1e-5)
+    np.testing.assert_array_equal(inserted.motion[:, 104:], plain.motion[:, 104:])
+    assert not np.allclose(inserted.motion[:, 60:90], plain.motion[:, 60:90])
+
+
+def test_clip_on_another_skeleton_is_an_error(full, tiny_bvh):
+    with pytest.raises(PipelineError, match="skeleton"):
+        full.clip_code(tiny_bvh)
+
+
+def test_outputs_round_trip_through_bvh(full, features, tmp_path):
+    out = full.generate(features[:50], samples=2, seed=0)
+    written = write_outputs(out, tmp_path, "clip")
+    assert sorted(p.name for p in written) == ["clip_motion.npy", "clip_positions.npy",
+                                               "clip_sample0.bvh", "clip_sample1.bvh"]
+    np.testing.assert_allclose(np.load(tmp_path / "clip_positions.npy"), out.positions,
+                               atol=1e-4)
+    motion = read_bvh(tmp_path / "clip_sample1.bvh")
+    assert motion.n_frames == 50
+    assert motion.fps == pytest.approx(30.0)
+    np.testing.assert_allclose(motion.positions(), out.positions[1], atol=0.05)
+    with pytest.raises(PipelineError, match="format"):
+        write_outputs(out, tmp_path, "x", ("mp4",))
+
+
+def test_cli_and_library_entry_point(full, data, tmp_path, capsys):
+    meta = DatasetMeta.load(data)
+    wav = meta.files[meta.splits["test"][0]]["wav"]
+    run_dir = str(full.run.root)
+    assert is_run(run_dir)
+    assert sample.main([run_dir, wav, str(tmp_path), "--samples", "2", "--seed", "4",
+                        "--format", "npy"]) == 0
+    assert "2 sample(s)" in capsys.readouterr().out
+    motion = np.load(tmp_path / f"{meta.splits['test'][0]}_motion.npy")
+    np.testing.assert_allclose(motion, generate(run_dir, wav, samples=2, seed=4).motion,
+                               atol=1e-5)
+    assert motion.shape[1] == len(meta.sequence("test", meta.splits["test"][0])["audio"])
+
+
+def test_predict_py_takes_a_run(full, data, tmp_path):
+    meta = DatasetMeta.load(data)
+    seq_id = meta.splits["test"][0]
+    wav, run_dir = meta.files[seq_id]["wav"], str(full.run.root)
+    assert predict.main([run_dir, wav, str(tmp_path / "one.npy"), "--seed", "4"]) == 0
+    one = generate(run_dir, wav, samples=1, seed=4)
+    np.testing.assert_allclose(np.load(tmp_path / "one.npy"), one.motion[0], atol=1e-5)
+    two = generate(run_dir, wav, samples=2, seed=4)
+    assert predict.main([run_dir, wav, str(tmp_path / "m.bvh"), "--samples", "2", "--seed",
+                         "4"]) == 0
+    np.testing.assert_allclose(read_bvh(tmp_path / "m_sample1.bvh").positions(),
+                               two.positions[1], atol=0.05)
+    inputs = Path(meta.root) / "test" / "inputs"
+    assert predict.main([run_dir, str(inputs), str(tmp_path / "dir"), "--format", "npy",
+                         "--samples", "3"]) == 0
+    for other in meta.splits["test"]:
+        stack = np.load(tmp_path / "dir" / f"{other}.npy")
+        assert stack.shape == (3, len(meta.sequence("test", other)["audio"]), two.motion.shape[2])
+    with pytest.raises(PipelineError, match="2 samples do not fit a .txt"):
+        predict.main([run_dir, wav, str(tmp_path / "x.txt"), "--samples", "2"])
+    assert not (tmp_path / "x.txt").exists()

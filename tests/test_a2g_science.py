@@ -1,0 +1,113 @@
+"""The science check on the demo speaker, with the demo budget of ``make demo``.
+
+Every held-out phrase (dev and test files) has a hidden gesture mode -- right hand, left hand
+or both -- drawn independently of the audio. The ``full`` model's samples must show at least
+2 modes per phrase on average, while the ``baseline`` (no split) gives one motion per audio;
+the full model's Multimodality must be clearly above zero and its L1 at most twice the
+baseline's. Clip insertion must show the clip on its span with smooth borders.
+"""
+
+import numpy as np
+import pytest
+
+from data_processing.bvh import BVHMotion, read_bvh, write_bvh
+from data_processing.dataset import DatasetMeta
+from data_processing.files import read_json
+from evaluation.a2g_metrics import phrase_modes
+from evaluation.metrics import diversity, l1, l1_distance, multimodality
+from gesture_vae.sample import BLEND, Insertion, Sampler
+from tests.a2g_helpers import science_dataset, science_raw, science_run
+
+SAMPLES = 20
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory):
+    data = science_dataset(tmp_path_factory)
+    sidecar = read_json(science_raw(tmp_path_factory) / "hidden_modes.json")
+    samplers = {v: Sampler.load(science_run(tmp_path_factory, v)) for v in ("full", "baseline")}
+    return DatasetMeta.load(data), sidecar, samplers
+
+
+@pytest.fixture(scope="module")
+def held_out(setting):
+    """Per variant, per held-out file: (samples (N, T, J, 3), truth (T, J, 3), phrases)."""
+    meta, sidecar, samplers = setting
+    out = {}
+    for variant, sampler in samplers.items():
+        out[variant] = []
+        for split in ("dev", "test"):
+            for k, seq_id in enumerate(meta.splits[split]):
+                seq = meta.sequence(split, seq_id)
+                samples = sampler.generate(seq["audio"], samples=SAMPLES, seed=k).positions
+                truth = seq["positions"].reshape(len(seq["positions"]), -1, 3)
+                out[variant].append((samples, truth, sidecar["files"][seq_id]["phrases"]))
+    return out
+
+
+def mean_modes(files, meta):
+    counts = [c for samples, _, phrases in files
+              for c in phrase_modes(samples, phrases, meta.fps, meta.skeleton)]
+    assert len(counts) >= 20  # enough held-out phrases to mean something
+    return float(np.mean(counts))
+
+
+def test_full_samples_the_modes_baseline_gives_one_motion(setting, held_out):
+    meta = setting[0]
+    assert mean_modes(held_out["full"], meta) >= 2.0
+    for samples, _, _ in held_out["baseline"]:
+        np.testing.assert_array_equal(samples, samples[:1].repeat(len(samples), axis=0))
+    assert mean_modes(held_out["baseline"], meta) <= 1.0
+
+
+def test_multimodality_and_l1(held_out):
+    full_mm = np.mean([multimodality(s) for s, _, _ in held_out["full"]])
+    base_mm = np.mean([multimodality(s) for s, _, _ in held_out["baseline"]])
+    real_diversity = diversity([t for _, t, _ in held_out["full"]])
+    assert base_mm == 0.0
+    assert full_mm > 0.2 * real_diversity  # clearly above zero, on the data's own scale
+    full_l1 = np.mean([l1(s[0], t) for s, t, _ in held_out["full"]])
+    base_l1 = np.mean([l1(s[0], t) for s, t, _ in held_out["baseline"]])
+    assert full_l1 <= 2.0 * base_l1
+
+
+def relative(positions):
+    return positions - positions[..., :1, :]
+
+
+def test_clip_insertion(setting, tmp_path):
+    meta, sidecar, samplers = setting
+    source, target = meta.splits["test"][0], meta.splits["dev"][0]
+    # The clip: the middle of a 'left' phrase of one file (60 fps BVH), inserted into the
+    # middle of a phrase of another file, whose samples show other modes there.
+    phrase = next(p for p in sidecar["files"][source]["phrases"] if p["mode"] == "left"
+                  and p["end"] - p["start"] > 2.2)
+    raw = read_bvh(meta.files[source]["bvh"])
+    cut = slice(int((phrase["start"] + 0.6) * raw.fps), int((phrase["end"] - 0.4) * raw.fps))
+    write_bvh(tmp_path / "clip.bvh", BVHMotion(raw.skeleton, raw.frames[cut], raw.frame_time))
+    clip = relative(read_bvh(tmp_path / "clip.bvh").resample(meta.fps).positions())
+    slot = max(sidecar["files"][target]["phrases"], key=lambda p: p["end"] - p["start"])
+    at = round(slot["start"] + 0.4, 2)
+
+    audio = meta.sequence("dev", target)["audio"]
+    plain = samplers["full"].generate(audio, samples=4, seed=1)
+    inserted = samplers["full"].generate(audio, samples=4, seed=1,
+                                         insert=[Insertion.parse(f"{tmp_path / 'clip.bvh'}@{at}")])
+    start, n = int(round(at * meta.fps)), len(clip)
+    span = slice(start, start + n)
+    others = [s for s in range(0, len(audio) - n, 10) if abs(s - start) >= n]
+    for with_clip, without in zip(relative(inserted.positions), relative(plain.positions)):
+        on_span = l1_distance(with_clip[span], clip)
+        assert on_span < 0.5 * l1_distance(without[span], clip)
+        assert on_span < 0.5 * np.mean([l1_distance(with_clip[s:s + n], clip) for s in others])
+
+    # No jump at the borders beyond the data's own largest frame-to-frame joint motion.
+    train = [meta.sequence("train", i)["positions"] for i in meta.splits["train"]]
+    largest = max(np.linalg.norm(np.diff(p.reshape(len(p), -1, 3), axis=0), axis=-1).max()
+                  for p in train)
+    steps = np.linalg.norm(np.diff(inserted.positions, axis=1), axis=-1).max(axis=-1)
+    reach = int(BLEND * meta.fps) + 10  # the cross-fade and the decoder's smoothing
+    assert steps[:, start - reach : start + 10].max() <= largest
+    assert steps[:, start + n - 10 : start + n + reach].max() <= largest

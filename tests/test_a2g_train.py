@@ -1,0 +1,110 @@
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_processing.dataset import DatasetMeta
+from data_processing.files import PipelineError, read_json
+from gesture_vae import train as train_step
+from gesture_vae.config import make_config
+from gesture_vae.data import SequenceSet
+from gesture_vae.run import create_run, load_model
+from helpers.training import Trainer
+from tests.a2g_helpers import TINY, tiny_dataset, tiny_run
+from tests.conftest import REPO
+
+CLI_ARGS = ["--preset", "demo", "--variant", "full", "--seed", "3", "--steps", "4",
+            "--epoch-steps", "2", "--batch-size", "4", "--crop-frames", "32"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, demo_raw):
+    return tiny_dataset(tmp_path_factory, demo_raw)
+
+
+def test_resumes_after_interruption_records_and_reruns(data, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    config = make_config("demo", variant="full", seed=3, **TINY)  # what CLI_ARGS ask for
+    original = Trainer._write_logs
+
+    def crash_after_first_epoch(self, writer, row, history):
+        original(self, writer, row, history)
+        raise KeyboardInterrupt  # the checkpoint of epoch 1 is on disk
+
+    monkeypatch.setattr(Trainer, "_write_logs", crash_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_step.train(data, run, config)
+    assert not (run / "stats" / "code_mean.npy").exists()
+    monkeypatch.setattr(Trainer, "_write_logs", original)
+
+    assert train_step.main([str(data), str(run), *CLI_ARGS]) == 0  # resumes at epoch 2
+    assert "full: 2 epochs" in capsys.readouterr().out
+    history = pd.read_csv(run / "history.csv")
+    assert list(history.epoch) == [1, 2]
+    model, loaded = load_model(run)
+    assert loaded.config == config
+    saved = read_json(run / "config.json")
+    assert saved["model"] == "audio2gestures"
+    assert saved["dataset"]["fps"] == 30.0
+    for name in ("best.weights.h5", "loss_curve.png", "skeleton.json", "stats/audio_mean.npy",
+                 "stats/motion_std.npy"):
+        assert (run / name).is_file(), name
+    assert any((run / "logs").rglob("events.out.tfevents.*"))
+    for term in ("loss", "recon_rotation", "audio_speed", "random_relaxed", "align", "bicycle",
+                 "diversity", "kl"):
+        assert f"train_{term}" in history
+        assert f"dev_{term}" in history
+    means, stds = loaded.code_stats()
+    assert means.shape == stds.shape
+    assert means.shape[1] == 16
+    assert (stds > 0).all()
+
+    # The same command again: a finished run is left as it is, no crash.
+    weights = (run / "best.weights.h5").read_bytes()
+    assert train_step.main([str(data), str(run), *CLI_ARGS]) == 0
+    assert (run / "best.weights.h5").read_bytes() == weights
+    assert len(pd.read_csv(run / "history.csv")) == 2
+
+
+def test_another_configuration_in_the_same_directory_is_an_error(data, tmp_path):
+    create_run(tmp_path, make_config("demo", variant="baseline"), DatasetMeta.load(data))
+    with pytest.raises(PipelineError, match="variant"):
+        train_step.main([str(data), str(tmp_path), *CLI_ARGS])
+
+
+def test_code_statistics_per_clip(data, tmp_path_factory):
+    model, run = load_model(tiny_run(tmp_path_factory, data, "split"))
+    clips = SequenceSet.load(DatasetMeta.load(data), "train", run.norm)
+    means, stds = train_step.code_statistics(model, clips, 32)
+    codes = model.encode_motion(clips.tiled(32)["motion"][:1])["specific"][0].numpy()[0]
+    np.testing.assert_allclose(means[0], codes.mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(stds[0], codes.std(axis=0), atol=1e-5)
+    assert len(means) == sum(n // 32 for n in clips.lengths)
+
+
+MIRRORED = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from gesture_vae.config import make_config
+from gesture_vae.train import train
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+config = make_config("demo", variant="full", steps=2, epoch_steps=2, crop_frames=32,
+                     batch_size=4)
+result, run = train(sys.argv[1], sys.argv[2], config, strategy=strategy)
+assert strategy.num_replicas_in_sync == 2
+assert all(abs(v) < 1e6 for v in result.history.iloc[-1].tolist())
+print("ok")
+"""
+
+
+def test_runs_under_a_mirrored_strategy(data, tmp_path):
+    done = subprocess.run([sys.executable, "-c", MIRRORED, str(data), str(tmp_path / "run")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2",
+                               "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")

@@ -1,0 +1,138 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_processing import create_vector, prepare_data
+from data_processing.dataset import DatasetMeta
+from data_processing.files import PipelineError
+from evaluation import fgd, report
+from tests.test_fgd import TINY
+
+RATIOS = (0.5, 0.17, 0.33)  # 6 recordings: 3 train, 1 dev, 2 test
+
+
+@pytest.fixture(scope="module")
+def iva19_data(demo_raw, tmp_path_factory):
+    """The recordings as IVA'19 data: pos_vel at 20 fps."""
+    out = tmp_path_factory.mktemp("report_iva19")
+    prepare_data.prepare(demo_raw, out, ratios=RATIOS)
+    assert create_vector.main([str(out), "0", "--workers", "1"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def a2g_data(demo_raw, tmp_path_factory):
+    """The same recordings and split as Audio2Gestures data: rot6d at 30 fps."""
+    out = tmp_path_factory.mktemp("report_a2g")
+    prepare_data.prepare(demo_raw, out, ratios=RATIOS)
+    settings = create_vector.VectorSettings(features="Spectro", fps=30.0, mel_preset="a2g")
+    create_vector.create_vectors(out, 0, settings, motion="rot6d", workers=1)
+    return out
+
+
+def write_method(directory, data_dir, transform, key="positions"):
+    """``<id>.npy`` of ``transform(array, rng)`` for every test sequence of a dataset."""
+    meta = DatasetMeta.load(data_dir)
+    directory.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for seq_id in meta.splits["test"]:
+        array = meta.sequence("test", seq_id)[key]
+        np.save(directory / f"{seq_id}.npy", transform(array.reshape(len(array), -1), rng))
+    return directory
+
+
+def row(reference, name, pred_dir, data_dir):
+    method = report.load_method(name, pred_dir, data_dir, reference.truth)
+    return report.build_table(reference, [method]).loc[name]
+
+
+def test_the_truth_itself_scores_as_the_ground_truth(iva19_data, tmp_path):
+    reference = report.build_reference(f"{iva19_data}:test")
+    assert len(reference.truth) == 2
+    copy = write_method(tmp_path / "copy", iva19_data, lambda a, rng: a)
+    table = report.build_table(reference, [report.load_method("copy", copy, iva19_data,
+                                                              reference.truth)])
+    truth, same = table.loc[report.TRUTH], table.loc["copy"]
+    assert same["ape"] == same["mae"] == same["l1"] == same["hellinger"] == 0.0
+    assert same["pck"] == 1.0
+    for column in ("acceleration", "jerk", "diversity", "beat_alignment", "l1div"):
+        assert same[column] == pytest.approx(truth[column])
+    assert np.isnan(same["multimodality"])  # one motion per file
+
+
+def test_rotations_at_30_fps_and_positions_at_20_fps_agree(iva19_data, a2g_data, tmp_path):
+    # Two independent paths to the same motion: slerp to 20 fps then FK (create_vector), and
+    # FK of the 30 fps rot6d vectors then linear interpolation to 20 fps (the report).
+    reference = report.build_reference(f"{iva19_data}:test")
+    rot6d = write_method(tmp_path / "rot6d", a2g_data, lambda a, rng: a, key="rot6d")
+    scores = row(reference, "rot6d", rot6d, a2g_data)
+    assert scores["ape"] < 0.5  # cm, against a typical hand speed of several cm per frame
+    assert scores["pck"] == 1.0
+
+
+def test_errors_grow_with_noise(iva19_data, tmp_path):
+    reference = report.build_reference(f"{iva19_data}:test")
+    rows = [row(reference, f"noise{std}", write_method(
+        tmp_path / f"noise{std}", iva19_data,
+        lambda a, rng, s=std: a + rng.normal(0.0, s, a.shape)), iva19_data) for std in (0.5, 2.0)]
+    low, high = rows
+    for column in ("ape", "mae", "l1", "hellinger", "jerk"):
+        assert 0.0 < low[column] < high[column], column
+    assert high["pck"] <= low["pck"] <= 1.0
+
+
+def test_multimodality_of_samples_has_a_known_answer(iva19_data, tmp_path):
+    reference = report.build_reference(f"{iva19_data}:test")
+    n_joints = DatasetMeta.load(iva19_data).skeleton.n_joints
+
+    def two_samples(array, rng):
+        shifted = array.reshape(len(array), -1, 3).copy()
+        shifted[:, 1:, 0] += 3.0  # every joint but the root: the root-relative motion changes
+        return np.stack([array, shifted.reshape(len(array), -1)])
+
+    scores = row(reference, "two", write_method(tmp_path / "two", iva19_data, two_samples),
+                 iva19_data)
+    assert scores["multimodality"] == pytest.approx(3.0 * (n_joints - 1) / n_joints)
+    assert scores["ape"] == 0.0  # sample 0 is the one scored against the truth
+
+
+def test_missing_or_extra_ids_are_one_line_errors(iva19_data, tmp_path):
+    reference = report.build_reference(f"{iva19_data}:test")
+    pred = write_method(tmp_path / "pred", iva19_data, lambda a, rng: a)
+    first = sorted(pred.iterdir())[0]
+    first.rename(pred / "intruder.npy")
+    with pytest.raises(PipelineError, match=r"pred: missing id\(s\) .*; extra id\(s\) intruder"):
+        report.load_method("pred", pred, iva19_data, reference.truth)
+    with pytest.raises(PipelineError, match="DATA_DIR:SPLIT"):
+        report.build_reference(str(iva19_data))
+
+
+def test_cli_writes_the_report_with_fgd_and_plots(iva19_data, a2g_data, tmp_path):
+    extractor = tmp_path / "extractor"
+    fgd.train_extractor(iva19_data, extractor, seed=0, **TINY)
+    copy = write_method(tmp_path / "copy", iva19_data, lambda a, rng: a)
+    noisy = write_method(tmp_path / "noisy", iva19_data,
+                         lambda a, rng: a + rng.normal(0.0, 3.0, a.shape))
+    rot6d = write_method(tmp_path / "rot6d", a2g_data, lambda a, rng: a, key="rot6d")
+    out = tmp_path / "results" / "report"
+    assert report.main(["--truth", f"{iva19_data}:test", "--fgd", str(extractor),
+                        "--out", str(out),
+                        "--method", "copy", str(copy), str(iva19_data),
+                        "--method", "noisy", str(noisy), str(iva19_data),
+                        "--method", "A2G data", str(rot6d), str(a2g_data)]) == 0
+    table = pd.read_csv(out.with_suffix(".csv"), index_col="method")
+    assert list(table.index) == [report.TRUTH, "copy", "noisy", "A2G data"]
+    assert table.loc[report.TRUTH, "fgd"] == pytest.approx(0.0, abs=1e-6)
+    assert table.loc["copy", "fgd"] == pytest.approx(0.0, abs=1e-6)
+    assert table.loc["noisy", "fgd"] > 10 * table.loc["A2G data", "fgd"]
+    text = out.with_suffix(".md").read_text()
+    assert "| method | APE | MAE |" in text
+    assert "| noisy |" in text
+    for suffix in ("_metrics.png", "_speed.png"):
+        png = out.with_name("report" + suffix)
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({png.name})" in text
+    assert not list(out.parent.glob(".partial-*"))
+    with pytest.raises(PipelineError, match="unique"):
+        report.main(["--truth", f"{iva19_data}:test", "--method", "a", str(copy), str(iva19_data),
+                     "--method", "a", str(noisy), str(iva19_data)])

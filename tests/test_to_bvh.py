@@ -1,0 +1,163 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_processing.bvh import Skeleton, read_bvh
+from data_processing.dataset import DatasetMeta
+from data_processing.demo_speaker import demo_skeleton
+from data_processing.files import PipelineError
+from data_processing.representations import array_kind, pos_vel, rot6d_size, rot6d_vector
+from data_processing.rotations import euler_to_matrix, matrix_to_rot6d
+from helpers import to_bvh
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_data_dir(root: Path, skeleton: Skeleton, *, fps: float, motion: str) -> Path:
+    """A prepared-dataset directory holding only what export needs: skeleton and meta."""
+    root.mkdir(parents=True, exist_ok=True)
+    skeleton.save(root / "skeleton.json")
+    size = 6 * skeleton.n_joints if motion == "pos_vel" else rot6d_size(skeleton)
+    DatasetMeta(fps=fps, features="MFCC", mel_preset="iva19", feature_size=26, n_context=0,
+                motion=motion, output_size=size, source_fps=fps, splits={}, files={},
+                root=root).save()
+    return root
+
+
+def position_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b, axis=-1).mean())
+
+
+@pytest.fixture
+def demo_motion(demo_raw):
+    """A demo speaker recording at the IVA'19 rate (20 fps)."""
+    return read_bvh(sorted((demo_raw / "motion").glob("*.bvh"))[0]).resample(20.0)
+
+
+def test_pos_vel_round_trip_on_the_demo_speaker(demo_motion, tmp_path, capsys):
+    skel = demo_motion.skeleton
+    data = make_data_dir(tmp_path / "iva19", skel, fps=20.0, motion="pos_vel")
+    positions = demo_motion.positions(pin_root=True)  # IVA'19 outputs are root-pinned
+    np.save(tmp_path / "pred.npy", pos_vel(positions).astype(np.float32))
+    assert to_bvh.main([str(tmp_path / "pred.npy"), str(tmp_path / "out.bvh"),
+                        "--data", str(data)]) == 0
+    assert "IK fit: mean position error" in capsys.readouterr().out
+    back = read_bvh(tmp_path / "out.bvh")
+    assert back.skeleton.n_joints == skel.n_joints
+    assert back.skeleton.names == skel.names
+    assert back.n_frames == demo_motion.n_frames
+    assert back.frame_time == pytest.approx(0.05, abs=1e-8)
+    assert position_error(back.positions(), positions) < 1e-4  # float32 input, 6 decimals out
+
+
+def test_positions_txt_and_3d_arrays_are_accepted(demo_motion, tmp_path):
+    skel = demo_motion.skeleton
+    data = make_data_dir(tmp_path / "iva19", skel, fps=20.0, motion="pos_vel")
+    positions = demo_motion.positions(pin_root=True)[:30]
+    np.savetxt(tmp_path / "pred.txt", positions.reshape(30, -1))
+    np.save(tmp_path / "pred3d.npy", positions)
+    for name in ("pred.txt", "pred3d.npy"):
+        export = to_bvh.export_bvh(tmp_path / name, tmp_path / f"{name}.bvh", data)
+        assert export.kind == "positions"
+        assert export.fit.error < 1e-4
+        back = read_bvh(tmp_path / f"{name}.bvh")
+        assert position_error(back.positions(), positions) < 1e-4
+
+
+def test_round_trip_on_genea(genea_bvh, tmp_path):
+    motion = read_bvh(genea_bvh)
+    skel = motion.skeleton
+    data = make_data_dir(tmp_path / "genea", skel, fps=motion.fps, motion="pos_vel")
+    for pin_root in (False, True):
+        positions = motion.positions(pin_root=pin_root)[::3]
+        np.save(tmp_path / "pred.npy", positions.reshape(len(positions), -1))
+        export = to_bvh.export_bvh(tmp_path / "pred.npy", tmp_path / "out.bvh", data)
+        back = read_bvh(tmp_path / "out.bvh")
+        assert back.skeleton.n_joints == skel.n_joints == 110
+        assert len(back.skeleton.rotating) == 83
+        assert back.n_frames == len(positions)
+        assert back.frame_time == pytest.approx(motion.frame_time, abs=1e-7)
+        # the hips (b_root) translate under the world node; the fit is exact up to the file's
+        # own bone-length noise (position channels differ from the offsets by <= 0.005 cm)
+        assert to_bvh.default_translating(skel) == [skel.names.index("b_root")]
+        assert export.fit.error < 0.01
+        assert position_error(back.positions(), positions) < 0.01
+
+
+def test_rot6d_is_written_exactly(demo_raw, tmp_path):
+    motion = read_bvh(sorted((demo_raw / "motion").glob("*.bvh"))[1]).resample(30.0)
+    data = make_data_dir(tmp_path / "a2g", motion.skeleton, fps=30.0, motion="rot6d")
+    vectors = rot6d_vector(motion)
+    np.save(tmp_path / "a2g.npy", vectors)
+    export = to_bvh.export_bvh(tmp_path / "a2g.npy", tmp_path / "out.bvh", data)
+    assert export.kind == "rot6d"
+    assert export.fit is None
+    back = read_bvh(tmp_path / "out.bvh")
+    assert back.n_frames == motion.n_frames
+    assert back.frame_time == pytest.approx(1 / 30, abs=1e-8)
+    np.testing.assert_allclose(rot6d_vector(back), vectors, atol=1e-6)  # 6 decimals in the file
+    np.testing.assert_allclose(back.positions(), motion.positions(), atol=1e-4)
+
+
+def test_wrong_width_is_a_one_line_error_and_writes_nothing(demo_motion, tmp_path):
+    data = make_data_dir(tmp_path / "iva19", demo_motion.skeleton, fps=20.0, motion="pos_vel")
+    np.save(tmp_path / "bad.npy", np.zeros((10, 50)))
+    with pytest.raises(PipelineError, match=r"bad\.npy: 50 values per frame, expected 48 "
+                                            r"\(positions\), 96 \(pos_vel\) or 81 \(rot6d\)"):
+        to_bvh.main([str(tmp_path / "bad.npy"), str(tmp_path / "out.bvh"), "--data", str(data)])
+    assert not (tmp_path / "out.bvh").exists()
+    assert list(tmp_path.glob("*.bvh")) == []
+
+
+def test_cli_exit_status_from_any_directory(demo_motion, tmp_path):
+    data = make_data_dir(tmp_path / "iva19", demo_motion.skeleton, fps=20.0, motion="pos_vel")
+    np.save(tmp_path / "bad.npy", np.zeros((10, 50)))
+    result = subprocess.run([sys.executable, str(REPO / "helpers" / "to_bvh.py"), "bad.npy",
+                             "out.bvh", "--data", str(data)],
+                            cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: bad.npy: 50 values per frame")
+    assert not (tmp_path / "out.bvh").exists()
+
+
+def test_ambiguous_width_uses_the_dataset_representation():
+    # a root with two End Sites: 3 J = 9 = 6 R + 3
+    skel = Skeleton(names=("Root", "Root_End", "Root_End_"), parents=np.array([-1, 0, 0]),
+                    offsets=np.array([[0, 0, 0], [1.0, 0, 0], [0, 1.0, 0]]),
+                    channels=(("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation",
+                               "Yrotation"), (), ()),
+                    end_site=np.array([False, True, True]))
+    assert array_kind(9, skel, preferred="rot6d") == "rot6d"
+    assert array_kind(9, skel, preferred="pos_vel", representation="positions") == \
+        "positions"
+    with pytest.raises(PipelineError, match="fit positions and rot6d"):
+        array_kind(9, skel)
+    with pytest.raises(PipelineError, match="expected 18 for pos_vel"):
+        array_kind(9, skel, representation="pos_vel")
+
+
+def test_motion_to_bvh_library_call_on_a_bare_skeleton():
+    skel = demo_skeleton()
+    with pytest.raises(PipelineError, match="frame rate"):
+        to_bvh.motion_to_bvh(np.zeros((4, skel.n_joints, 3)), skel)
+    export = to_bvh.motion_to_bvh(np.zeros((4, 3 * skel.n_joints)), skel, fps=20.0)
+    assert export.motion.n_frames == 4  # a degenerate (all-zero) pose still gives a motion
+    assert np.isfinite(export.motion.frames).all()
+
+
+def test_euler_angles_are_continuous_over_time(tmp_path):
+    skel = demo_skeleton()
+    turn = np.linspace(0.0, 400.0, 81)  # the hips turn past 180 and 360 degrees
+    local = np.broadcast_to(np.eye(3), (81, skel.n_joints, 3, 3)).copy()
+    local[:, skel.root] = euler_to_matrix(turn[:, None], "Y")
+    six = matrix_to_rot6d(local[:, skel.rotating]).reshape(81, -1)
+    vectors = np.concatenate([six, np.zeros((81, 3))], axis=1)
+    export = to_bvh.motion_to_bvh(vectors, skel, fps=20.0)
+    yaw = export.motion.frames[:, 5]  # Hips: X Y Z position, then Z X Y rotation
+    assert np.abs(np.diff(yaw)).max() < 10.0
+    np.testing.assert_allclose(yaw, turn, atol=1e-9)
+    np.testing.assert_allclose(export.motion.local_rotations(), local, atol=1e-12)

@@ -1,0 +1,142 @@
+"""Train the IVA'19 speech encoder: speech windows to motion vectors (baseline) or to codes.
+
+Usage (the original's positional form, plus options)::
+
+    python train.py MODEL_NAME EPOCHS DATA_DIR N_INPUT ENCODE [DIM]
+        [--batch-size 2056] [--learning-rate 1e-3] [--seed 0] [--patience P]
+
+``ENCODE`` ``False`` regresses the motion vectors ``Y_*.npy`` (the baseline); ``True``
+regresses the codes ``DATA_DIR/DIM/Y_*_encoded.npy`` written by
+``motion_repr_learning/ae/encode_dataset.py`` (the proposed model). ``N_INPUT`` is checked
+against ``meta.json``, which also gives the context size and feature set. The model is saved as
+``MODEL_NAME`` with the suffix ``.keras`` and a sidecar ``.json`` (what it predicts, through
+which representation); checkpoints, TensorBoard logs, ``history.csv`` and ``loss_curve.png`` go
+to ``--run-dir`` (default ``MODEL_NAME`` without suffix + ``_run``), and rerunning the same
+command after an interruption resumes training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from data_processing.dataset import DatasetMeta
+from data_processing.files import PipelineError, run_cli
+from motion_repr_learning.speech_model import (
+    EVAL_BATCH,
+    ModelCard,
+    NetworkConfig,
+    Targets,
+    TrainSettings,
+    build_model,
+    encoded_targets,
+    load_windows,
+    motion_targets,
+    save_model,
+    window_dataset,
+)
+
+log = logging.getLogger(__name__)
+DEFAULTS = TrainSettings()
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def boolean(text: str) -> bool:
+    """``True``/``False`` (any case), ``1``/``0``, ``yes``/``no``."""
+    if text.lower() in TRUE + FALSE:
+        return text.lower() in TRUE
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_name", help="output model path (saved with the suffix .keras)")
+    parser.add_argument("epochs", type=int, help="most training epochs (100 in IVA'19)")
+    parser.add_argument("data_dir", help="dataset directory written by create_vector.py")
+    parser.add_argument("n_input", type=int,
+                        help="number of speech features (checked against meta.json)")
+    parser.add_argument("encode", type=boolean,
+                        help="True: regress DIM codes (proposed); False: motion (baseline)")
+    parser.add_argument("dim", type=int, nargs="?", default=None,
+                        help="width of the codes (required when ENCODE is True)")
+    parser.add_argument("--encoded-dir", default=None,
+                        help="directory of Y_*_encoded.npy (default DATA_DIR/DIM)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                        help=f"mini-batch size (default {DEFAULTS.batch_size}, as IVA'19)")
+    parser.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate,
+                        help=f"Adam learning rate (default {DEFAULTS.learning_rate:g})")
+    parser.add_argument("--patience", type=int, default=DEFAULTS.patience,
+                        help="early stopping after this many epochs without dev improvement "
+                             "(default: train all epochs, keep the best dev epoch)")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed")
+    parser.add_argument("--run-dir", default=None,
+                        help="checkpoints and logs (default MODEL_NAME without suffix + _run)")
+    parser.add_argument("--mirrored", action="store_true",
+                        help="train under tf.distribute.MirroredStrategy (all local GPUs)")
+    args = parser.parse_args(argv)
+    if args.encode and args.dim is None:
+        parser.error("ENCODE True needs DIM")
+    return args
+
+
+def load_targets(meta: DatasetMeta, args: argparse.Namespace) -> Targets:
+    """Motion (ENCODE False) or codes (ENCODE True), after checking N_INPUT."""
+    if args.n_input != meta.feature_size:
+        raise PipelineError(
+            f"{Path(args.data_dir) / 'meta.json'}: N_INPUT is {args.n_input} but the dataset has "
+            f"{meta.feature_size} {meta.features} features"
+        )
+    if not args.encode:
+        return motion_targets(meta)
+    return encoded_targets(meta, args.encoded_dir or Path(args.data_dir) / str(args.dim), args.dim)
+
+
+def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
+    """Train and save a model; return its path and card."""
+    import keras
+    import tensorflow as tf
+
+    from helpers.training import Trainer, set_seed
+
+    meta = DatasetMeta.load(args.data_dir)
+    targets = load_targets(meta, args)
+    x_train = load_windows(meta, "train", len(targets.train))
+    x_dev = load_windows(meta, "dev", len(targets.dev))
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size,
+                             learning_rate=args.learning_rate, patience=args.patience,
+                             seed=args.seed)
+    config = NetworkConfig()
+    set_seed(args.seed)
+    strategy = tf.distribute.MirroredStrategy() if args.mirrored else tf.distribute.get_strategy()
+    with strategy.scope():
+        model = build_model(meta, targets, config=config, seed=args.seed)
+        optimizer = keras.optimizers.Adam(args.learning_rate)
+    path = Path(args.model_name).with_suffix(".keras")
+    run_dir = Path(args.run_dir) if args.run_dir else path.with_name(path.stem + "_run")
+    trainer = Trainer(model, optimizer, run_dir, strategy=strategy)
+    dev = window_dataset(x_dev, targets.dev, batch_size=EVAL_BATCH) if len(x_dev) else None
+    result = trainer.fit(window_dataset(x_train, targets.train, batch_size=args.batch_size,
+                                        shuffle=True, seed=args.seed),
+                         epochs=args.epochs, dev_dataset=dev, patience=args.patience)
+    card = ModelCard.describe(meta, targets, network=config, training={
+        **asdict(settings), "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+        "run_dir": str(run_dir.resolve())})
+    return save_model(model, card, path), card
+
+
+def main(argv=None) -> int:
+    """Run the step."""
+    args = parse_args(argv)
+    path, card = train(args)
+    what = (f"DIM-{card.dim} codes ({card.representation_kind} {card.representation})"
+            if card.predicts == "encoding" else f"{card.motion} motion (D {card.motion_size})")
+    print(f"saved {path} (+ {path.with_suffix('.json').name}): {card.features} -> {what}, "
+          f"best epoch {card.training['best_epoch']}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
