@@ -224,7 +224,7 @@ def plot_metrics(table: pd.DataFrame, path: Path) -> Path:
         if pd.notna(table.loc[TRUTH, column]):
             ax.axvline(table.loc[TRUTH, column], color="k", linestyle="--", linewidth=1)
         better = {True: "lower is better", False: "higher is better",
-                  None: "closer to the truth (dashed)"}[lower]
+                  None: "closer to the truth, dashed"}[lower]
         ax.set_title(f"{title}\n({better})", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
     for ax in axes.flat[len(columns):]:
