@@ -247,13 +247,16 @@ def plot_speed(reference: Reference, methods: list[Method], path: Path) -> Path:
     for ax, method in zip(axes.flat, methods):
         ax.bar(centres, reference.histogram, width=width, color="0.8", label=TRUTH)
         hist = speed_histogram([s[0] for s in method.samples], fps, reference.bins)
-        ax.step(centres, hist, where="mid", color="C3", label=method.name)
+        ax.step(centres, hist, where="mid", color="C3", label="method")
+        ax.set_yscale("log")  # most joint-frames are slow: the tail is where methods differ
         ax.set_title(method.name, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in axes.flat[len(methods):]:
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("joint speed (units/s)", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("fraction of joint-frames", fontsize=8)
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
