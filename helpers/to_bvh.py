@@ -12,7 +12,9 @@ Usage::
 * ``pos_vel`` vectors ``(T, 6 J)`` or positions ``(T, 3 J)`` / ``(T, J, 3)`` (IVA'19): joint
   rotations are fitted to the bone directions
   (:func:`data_processing.kinematics.positions_to_rotations`, twist from the rest pose) and
-  the mean position error of the fit is printed.
+  the mean position error of the fit is printed. A root pinned at the origin (IVA'19) is
+  placed at its rest offset, so the figure stands on its hips' height
+  (:func:`stand_pinned_root`).
 
 Euler angles are unwrapped over time (no 360-degree jumps between frames).
 
@@ -40,6 +42,8 @@ from data_processing.representations import (
     to_positions,
 )
 
+PINNED_TOLERANCE = 0.02  # of the root's offset length: how far a predicted pinned root wobbles
+
 
 def default_translating(skeleton: Skeleton) -> list[int]:
     """Non-root joints that carry their own translation, by the layout of the skeleton.
@@ -55,6 +59,24 @@ def default_translating(skeleton: Skeleton) -> list[int]:
             if any(c.endswith("position") for c in skeleton.channels[child]):
                 out.append(int(child))
     return out
+
+
+def stand_pinned_root(positions: np.ndarray, skeleton: Skeleton,
+                      tolerance: float = PINNED_TOLERANCE) -> np.ndarray:
+    """Move a motion whose root is pinned at the origin so that the root is at its rest offset.
+
+    IVA'19 positions are root-pinned (the hips at the origin), which in an animation tool puts
+    the hips on the floor. A root that stays within ``tolerance`` times its offset length of
+    the origin in every frame counts as pinned (a model's prediction of a pinned root wobbles a
+    little); the whole motion is then shifted by the root's rest offset. Other motions, and
+    roots with a zero offset (GENEA's world node), are returned unchanged.
+    """
+    offset = skeleton.offsets[skeleton.root]
+    length = float(np.linalg.norm(offset))
+    root = positions[:, skeleton.root]
+    if length == 0.0 or np.linalg.norm(root, axis=-1).max() > tolerance * length:
+        return positions
+    return positions + offset
 
 
 def joint_indices(skeleton: Skeleton, names) -> list[int]:
@@ -139,7 +161,7 @@ def motion_to_bvh(vectors: np.ndarray, dataset: DatasetMeta | Skeleton, *,
                       preferred=preferred)
     if kind == "rot6d":
         return BVHExport(unwrap_euler(rot6d_to_motion(vectors, skeleton, fps)), kind, None)
-    positions = to_positions(vectors, skeleton, kind)
+    positions = stand_pinned_root(to_positions(vectors, skeleton, kind), skeleton)
     if translating is None:
         translating = default_translating(skeleton)
     fit = positions_to_rotations(skeleton.parents, skeleton.offsets, positions,

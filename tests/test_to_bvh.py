@@ -50,7 +50,20 @@ def test_pos_vel_round_trip_on_the_demo_speaker(demo_motion, tmp_path, capsys):
     assert back.skeleton.names == skel.names
     assert back.n_frames == demo_motion.n_frames
     assert back.frame_time == pytest.approx(0.05, abs=1e-8)
-    assert position_error(back.positions(), positions) < 1e-4  # float32 input, 6 decimals out
+    # the pinned root stands at its rest offset (the hips' height), the rest is exact
+    standing = positions + skel.offsets[skel.root]
+    assert skel.offsets[skel.root][1] > 50.0
+    assert position_error(back.positions(), standing) < 1e-4  # float32 input, 6 decimals out
+
+
+def test_only_a_pinned_root_is_stood_up(demo_motion, rng):
+    skel = demo_motion.skeleton
+    offset = skel.offsets[skel.root]
+    pinned = demo_motion.positions(pin_root=True)
+    wobbly = pinned + rng.normal(0.0, 0.1, pinned.shape)  # a prediction of a pinned root
+    np.testing.assert_allclose(to_bvh.stand_pinned_root(wobbly, skel), wobbly + offset)
+    moving = demo_motion.positions()
+    np.testing.assert_array_equal(to_bvh.stand_pinned_root(moving, skel), moving)
 
 
 def test_positions_txt_and_3d_arrays_are_accepted(demo_motion, tmp_path):
@@ -64,7 +77,7 @@ def test_positions_txt_and_3d_arrays_are_accepted(demo_motion, tmp_path):
         assert export.kind == "positions"
         assert export.fit.error < 1e-4
         back = read_bvh(tmp_path / f"{name}.bvh")
-        assert position_error(back.positions(), positions) < 1e-4
+        assert position_error(back.positions(), positions + skel.offsets[skel.root]) < 1e-4
 
 
 def test_round_trip_on_genea(genea_bvh, tmp_path):
