@@ -91,6 +91,8 @@ def load_method_file(path: Path, meta: DatasetMeta, fps: float) -> np.ndarray:
         samples = [read_bvh(path).resample(fps).positions()]
     else:
         array = load_array(path)
+        if not np.isfinite(array).all():
+            raise PipelineError(f"{path}: contains NaN or infinite values")
         if array.ndim == 3 and array.shape[-1] != 3:
             stack = array  # (N, T, D): samples of one sequence
         else:
@@ -193,10 +195,9 @@ def build_reference(truth_source: str, *, fgd_dir=None, delta: float = 0.2,
         from evaluation.fgd import FeatureExtractor
 
         extractor = FeatureExtractor.load(fgd_dir)
-    reference = Reference(truth, bins, np.zeros(SPEED_BINS), 0.0, extractor, sigma)
-    reference.histogram = speed_histogram([t.positions for t in truth], truth[0].fps, bins)
-    reference.threshold = delta * body_scale(DatasetMeta.load(split[0]).skeleton)
-    return reference
+    histogram = speed_histogram([t.positions for t in truth], truth[0].fps, bins)
+    threshold = delta * body_scale(DatasetMeta.load(split[0]).skeleton)
+    return Reference(truth, bins, histogram, threshold, extractor, sigma)
 
 
 def build_table(reference: Reference, methods: list[Method]) -> pd.DataFrame:

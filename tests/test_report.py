@@ -105,6 +105,9 @@ def test_missing_or_extra_ids_are_one_line_errors(iva19_data, tmp_path):
         report.load_method("pred", pred, iva19_data, reference.truth)
     with pytest.raises(PipelineError, match="DATA_DIR:SPLIT"):
         report.build_reference(str(iva19_data))
+    broken = write_method(tmp_path / "broken", iva19_data, lambda a, rng: a * np.nan)
+    with pytest.raises(PipelineError, match=r"broken/.*\.npy: contains NaN"):
+        report.load_method("broken", broken, iva19_data, reference.truth)
 
 
 def test_cli_writes_the_report_with_fgd_and_plots(iva19_data, a2g_data, tmp_path):
