@@ -1,7 +1,8 @@
 # Two commands on a fresh machine with Python 3.11:
 #   make demo   the main job on the built-in demo speaker
 #   make test   lint + the test suite
-# Both create .venv if it is missing and install requirements.txt and the project (editable).
+# Both create .venv if it is missing and install requirements.txt: the project (editable) with
+# the dependencies pyproject.toml declares.
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -16,14 +17,13 @@ $(BIN)/python:
 $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -r requirements.txt
-	$(BIN)/python -m pip install --no-deps -e .
 	touch $@
 
 demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash example_scripts/demo.sh
+	$(BIN)/python helpers/run_experiments.py example_scripts/experiments/demo.toml
 
 demo-full: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_PROFILE=full bash example_scripts/demo.sh
+	$(BIN)/python helpers/run_experiments.py example_scripts/experiments/demo_full.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_a2g.py
 
 clean:
-	rm -rf demo results .pytest_cache .ruff_cache
+	rm -rf demo demo_full results .pytest_cache .ruff_cache

@@ -2,17 +2,17 @@
 
 Usage (the original's positional form, plus options)::
 
-    python train.py MODEL_NAME EPOCHS DATA_DIR N_INPUT ENCODE [DIM]
+    python train.py MODEL EPOCHS DATA_DIR N_INPUT ENCODE [DIM]
         [--batch-size 2056] [--learning-rate 1e-3] [--seed 0] [--patience P]
 
 ``ENCODE`` ``False`` regresses the motion vectors ``Y_*.npy`` (the baseline); ``True``
 regresses the codes ``DATA_DIR/DIM/Y_*_encoded.npy`` written by
 ``motion_repr_learning/ae/encode_dataset.py`` (the proposed model). ``N_INPUT`` is checked
-against ``meta.json``, which also gives the context size and feature set. The model is saved as
-``MODEL_NAME`` with the suffix ``.keras`` and a sidecar ``.json`` (what it predicts, through
-which representation); checkpoints, TensorBoard logs, ``history.csv`` and ``loss_curve.png`` go
-to ``--run-dir`` (default ``MODEL_NAME`` without suffix + ``_run``), and rerunning the same
-command after an interruption resumes training.
+against ``meta.json``, which also gives the context size and feature set. ``MODEL`` is a
+directory (:mod:`motion_repr_learning.speech_model`): ``config.json`` (what the model predicts,
+through which representation, from which features), ``model.keras``, ``skeleton.json``, and the
+training loop's checkpoints, TensorBoard logs, ``history.csv`` and ``loss_curve.png``;
+rerunning the same command after an interruption resumes training.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from data_processing.dataset import DatasetMeta
-from data_processing.files import PipelineError, run_cli
+from data_processing.files import PipelineError, check_range, claim_run, file_sha256, run_cli
+from motion_repr_learning.ae.representation import ENCODING_INFO
 from motion_repr_learning.speech_model import (
     EVAL_BATCH,
     ModelCard,
@@ -31,6 +32,7 @@ from motion_repr_learning.speech_model import (
     Targets,
     TrainSettings,
     build_model,
+    check_model_dir,
     encoded_targets,
     load_windows,
     motion_targets,
@@ -53,7 +55,8 @@ def boolean(text: str) -> bool:
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model_name", help="output model path (saved with the suffix .keras)")
+    parser.add_argument("model_dir", help="output model directory (config.json, model.keras, "
+                                          "checkpoints, logs)")
     parser.add_argument("epochs", type=int, help="most training epochs (100 in IVA'19)")
     parser.add_argument("data_dir", help="dataset directory written by create_vector.py")
     parser.add_argument("n_input", type=int,
@@ -72,8 +75,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="early stopping after this many epochs without dev improvement "
                              "(default: train all epochs, keep the best dev epoch)")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed")
-    parser.add_argument("--run-dir", default=None,
-                        help="checkpoints and logs (default MODEL_NAME without suffix + _run)")
     parser.add_argument("--mirrored", action="store_true",
                         help="train under tf.distribute.MirroredStrategy (all local GPUs)")
     args = parser.parse_args(argv)
@@ -94,12 +95,40 @@ def load_targets(meta: DatasetMeta, args: argparse.Namespace) -> Targets:
     return encoded_targets(meta, args.encoded_dir or Path(args.data_dir) / str(args.dim), args.dim)
 
 
+MAX_SEED = 2**31 - 1
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """One-line errors for arguments outside their range, before anything is read."""
+    check_range("EPOCHS", args.epochs, 1)
+    check_range("N_INPUT", args.n_input, 1)
+    check_range("DIM", args.dim, 1)
+    check_range("--batch-size", args.batch_size, 1)
+    check_range("--learning-rate", args.learning_rate, 1e-12, 10.0)
+    check_range("--patience", args.patience, 1)
+    check_range("--seed", args.seed, 0, MAX_SEED)
+
+
+def run_settings(args: argparse.Namespace, meta: DatasetMeta) -> dict:
+    """What makes a training run: a rerun resumes only a run with the same settings."""
+    encoded = Path(args.encoded_dir or Path(args.data_dir) / str(args.dim)) / ENCODING_INFO
+    return {
+        "dataset": str(Path(meta.root).resolve()),
+        "dataset_meta_sha256": file_sha256(Path(meta.root) / "meta.json"),
+        "encode": args.encode, "dim": args.dim,
+        "encoding_sha256": file_sha256(encoded) if args.encode else None,
+        "epochs": args.epochs, "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate, "patience": args.patience, "seed": args.seed,
+    }
+
+
 def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
     """Train and save a model; return its path and card."""
+    check_arguments(args)
     import keras
     import tensorflow as tf
 
-    from helpers.training import Trainer, set_seed
+    from training.loop import Trainer, set_seed
 
     meta = DatasetMeta.load(args.data_dir)
     targets = load_targets(meta, args)
@@ -114,17 +143,16 @@ def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
     with strategy.scope():
         model = build_model(meta, targets, config=config, seed=args.seed)
         optimizer = keras.optimizers.Adam(args.learning_rate)
-    path = Path(args.model_name).with_suffix(".keras")
-    run_dir = Path(args.run_dir) if args.run_dir else path.with_name(path.stem + "_run")
+    run_dir = check_model_dir(args.model_dir)
+    claim_run(run_dir, run_settings(args, meta))
     trainer = Trainer(model, optimizer, run_dir, strategy=strategy)
     dev = window_dataset(x_dev, targets.dev, batch_size=EVAL_BATCH) if len(x_dev) else None
-    result = trainer.fit(window_dataset(x_train, targets.train, batch_size=args.batch_size,
-                                        shuffle=True, seed=args.seed),
-                         epochs=args.epochs, dev_dataset=dev, patience=args.patience)
+    result = trainer.fit(lambda epoch: window_dataset(
+        x_train, targets.train, batch_size=args.batch_size, shuffle=True, seed=args.seed,
+        epoch=epoch), epochs=args.epochs, dev_dataset=dev, patience=args.patience)
     card = ModelCard.describe(meta, targets, network=config, training={
-        **asdict(settings), "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-        "run_dir": str(run_dir.resolve())})
-    return save_model(model, card, path), card
+        **asdict(settings), "best_epoch": result.best_epoch, "epochs_run": len(result.history)})
+    return save_model(model, card, run_dir, meta.skeleton), card
 
 
 def main(argv=None) -> int:
@@ -133,8 +161,7 @@ def main(argv=None) -> int:
     path, card = train(args)
     what = (f"DIM-{card.dim} codes ({card.representation_kind} {card.representation})"
             if card.predicts == "encoding" else f"{card.motion} motion (D {card.motion_size})")
-    print(f"saved {path} (+ {path.with_suffix('.json').name}): {card.features} -> {what}, "
-          f"best epoch {card.training['best_epoch']}")
+    print(f"saved {path}: {card.features} -> {what}, best epoch {card.training['best_epoch']}")
     return 0
 
 

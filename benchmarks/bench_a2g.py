@@ -1,11 +1,11 @@
 """Audio2Gestures speed on this machine: training steps per second, sampling real-time factor.
 
-1. Training: steps per second of the :class:`helpers.training.Trainer` step (``tf.function``,
+1. Training: steps per second of the :class:`training.loop.Trainer` step (``tf.function``,
    optionally XLA) at batch 32 with 64-frame crops, for the ``full`` variant (the most work
    per step) of each preset: ``paper`` (the paper's widths) and ``demo`` (a quarter of them).
    The first epoch (tracing) is not timed; the timed epoch includes its checkpoint.
 2. Sampling: real-time factor -- seconds of audio per second of compute -- of
-   :func:`gesture_vae.sample.Sampler.generate` on a 60 s file: speech features from the WAV,
+   :meth:`gesture_vae.sample.Sampler.sample` on a 60 s file: speech features from the WAV,
    one pass of the networks over the whole file, forward kinematics; 1 and 20 samples.
 
 Usage::
@@ -32,7 +32,7 @@ from gesture_vae.config import make_config
 from gesture_vae.data import Normalisation, SequenceSet, training_dataset
 from gesture_vae.run import Run, build_model
 from gesture_vae.sample import Sampler
-from helpers.training import Trainer
+from training.loop import Trainer
 
 FEATURES = 64  # a2g log-mel
 FPS = 30.0
@@ -89,9 +89,9 @@ def sampling_speed(data, seconds: float = 60.0, samples: tuple[int, ...] = (1, 2
             run = make_run(Path(tmp), config, data)
             sampler = Sampler(build_model(run), run, stats)
             for n in samples:
-                sampler.generate(sampler.features(wav)[:100], samples=n)  # warm up
+                sampler.sample(sampler.features(wav)[:100], samples=n)  # warm up
                 start = time.perf_counter()
-                sampler.generate(sampler.features(wav), samples=n, seed=1)
+                sampler.sample(sampler.features(wav), samples=n, seed=1)
                 out[(preset, n)] = seconds / (time.perf_counter() - start)
     return out
 

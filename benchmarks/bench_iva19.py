@@ -6,7 +6,7 @@ Usage::
         [--seconds 60] [--workdir DIR]
 
 * Training throughput: context windows per second through the project's training step
-  (``helpers.training.Trainer`` with the IVA'19 network, MFCC features, D = 96), for every
+  (``training.loop.Trainer`` with the IVA'19 network, MFCC features, D = 96), for every
   combination of context size and batch size, after one warm-up step (the tf.function trace).
 * Prediction: ``predict.py``'s work on ``--seconds`` of speech (the demo speaker's voice) with a
   model of the paper's shape, in process, so without interpreter start-up and imports: model
@@ -30,8 +30,6 @@ import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 
 from data_processing import demo_speaker  # noqa: E402
-from data_processing.files import save_array  # noqa: E402
-from helpers.training import Trainer, set_seed  # noqa: E402
 from motion_repr_learning.speech_model import (  # noqa: E402
     ModelCard,
     SpeechToMotion,
@@ -39,6 +37,7 @@ from motion_repr_learning.speech_model import (  # noqa: E402
     save_model,
     window_dataset,
 )
+from training.loop import Trainer, set_seed  # noqa: E402
 
 FEATURES, F, D = "MFCC", 26, 96
 PREDICT = Path(__file__).resolve().parents[1] / "predict.py"
@@ -58,10 +57,10 @@ def training_throughput(n_context: int, batch_size: int, steps: int, workdir: Pa
     model = make_model(n_context)
     trainer = Trainer(model, keras.optimizers.Adam(1e-3), workdir / f"run_{n_context}_{batch_size}")
     batches = iter(window_dataset(windows, targets, batch_size=batch_size))
-    float(trainer._train_step(next(batches))["loss"])  # trace
+    float(trainer.train_step(next(batches))["loss"])  # trace
     start = time.perf_counter()
     for batch in batches:
-        float(trainer._train_step(batch)["loss"])
+        float(trainer.train_step(batch)["loss"])
     return steps * batch_size / (time.perf_counter() - start)
 
 
@@ -70,16 +69,16 @@ def prediction_rtf(seconds: float, n_context: int, workdir: Path) -> tuple[float
     audio, _, _ = demo_speaker.synthesize_session(0, seconds)
     wav = workdir / "speech.wav"
     soundfile.write(wav, audio, demo_speaker.SAMPLE_RATE)
-    model_path = workdir / "model.keras"
+    model_path = workdir / "model"
     card = ModelCard(predicts="motion", output_size=D, motion="pos_vel", motion_size=D,
                      features=FEATURES, mel_preset="iva19", fps=20.0, n_context=n_context,
                      feature_size=F, dataset="synthetic")
-    save_model(make_model(n_context), card, model_path)
+    save_model(make_model(n_context), card, model_path, demo_speaker.demo_skeleton())
     predict = runpy.run_path(str(PREDICT))  # predict.py's functions, imported beforehand
     start = time.perf_counter()
-    model = predict["load_gesture_model"](model_path)
+    model = predict["load_model"](model_path)
     loaded = time.perf_counter()
-    save_array(workdir / "motion.npy", predict["predict_file"](model, wav))
+    predict["predict_file"](model, wav, workdir / "motion.npy")
     done = time.perf_counter()
     return (done - start) / seconds, (done - loaded) / seconds
 

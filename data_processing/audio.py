@@ -26,6 +26,7 @@ name                  dims  content, in this column order
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,8 @@ from python_speech_features import mfcc as psf_mfcc
 
 from data_processing.files import PipelineError
 from data_processing.kinematics import frame_count
+
+log = logging.getLogger(__name__)
 
 SILENCE_PEAK = 1e-4
 """Peak amplitude (-80 dBFS) below which a file counts as all-silent."""
@@ -140,64 +143,171 @@ def _preset(name: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Reading
 
+SAMPLE_RATE_RANGE = (4000, 384000)
+"""Accepted sample rates in Hz (telephone band to high-resolution studio audio)."""
+
+MAX_DURATION = 3600.0
+"""Longest recording (seconds) read in one piece; longer ones must be split."""
+
+MAX_PEAK = 10.0
+"""Largest sample magnitude accepted (+20 dBFS: float audio holds values within about ±1)."""
+
+CANCELLATION = 0.1
+"""Mono mix RMS below this fraction of the loudest channel's RMS: the channels cancel."""
+
+FPS_RANGE = (1.0, 200.0)
+"""Accepted feature frame rates (frames per second)."""
+
+_W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
+_RIFF_UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # streaming writers leave the size open
+
+
+def check_fps(fps: float) -> float:
+    """``fps`` as a float, or a one-line error when it is outside :data:`FPS_RANGE`."""
+    low, high = FPS_RANGE
+    if not low <= fps <= high:
+        raise PipelineError(f"--fps {fps:g} is outside {low:g} to {high:g} frames per second")
+    return float(fps)
+
 
 def load_audio(path) -> tuple[np.ndarray, int]:
     """Read an audio file (any rate, channel count and sample format) as a mono float signal.
 
+    Channels are averaged; when they cancel in the average (opposite phase, see
+    :data:`CANCELLATION`) the loudest channel is used instead, with a warning.
+
     Returns
     -------
     signal : np.ndarray [shape=(n,), dtype=float64]
-        Mean of the channels, in [-1, 1].
+        The mono signal, within ``±MAX_PEAK`` (about ``[-1, 1]``).
     sr : int
         The file's sample rate.
 
     Raises
     ------
     PipelineError
-        Missing, unreadable, truncated, empty, too short or all-silent audio.
+        Missing, unreadable, truncated (decoded shorter than the header declares), empty, too
+        short, too long, all-silent audio, NaN or out-of-range samples, a sample rate outside
+        :data:`SAMPLE_RATE_RANGE`.
     """
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: no such file")
-    _check_riff_length(path)
-    try:
-        data, sr = soundfile.read(path, dtype="float64", always_2d=True)
-    except soundfile.SoundFileError as error:
-        raise PipelineError(f"{path}: not a readable audio file ({error})") from None
-    signal = data.mean(axis=1)
-    if signal.size == 0:
-        raise PipelineError(f"{path}: empty audio (0 samples)")
-    if signal.size < MIN_DURATION * sr:
-        duration = signal.size / sr
+    _check_container_length(path)
+    info = _checked_info(path)
+    data = _read_whole(path, info)
+    _check_samples(path, data)
+    signal = _mono(path, data)
+    if signal.size < MIN_DURATION * info.samplerate:
+        duration = signal.size / info.samplerate
         raise PipelineError(f"{path}: audio too short ({duration:.3f} s < {MIN_DURATION} s)")
-    if not np.isfinite(signal).all():
-        raise PipelineError(f"{path}: audio contains NaN or infinite samples")
     if np.max(np.abs(signal)) < SILENCE_PEAK:
         raise PipelineError(f"{path}: all-silent audio (peak below {SILENCE_PEAK:g})")
-    return signal, int(sr)
+    return signal, int(info.samplerate)
 
 
-def _check_riff_length(path: Path) -> None:
-    """Reject a WAV whose data chunk is shorter than its header says (libsndfile reads it)."""
+def _checked_info(path: Path):
+    """``soundfile.info`` of a readable file with a sane rate and length (nothing decoded)."""
+    try:
+        info = soundfile.info(path)
+    except (soundfile.SoundFileError, RuntimeError) as error:
+        raise PipelineError(f"{path}: not a readable audio file ({error})") from None
+    low, high = SAMPLE_RATE_RANGE
+    if not low <= info.samplerate <= high:
+        raise PipelineError(f"{path}: sample rate {info.samplerate} Hz is outside {low} to "
+                            f"{high} Hz")
+    if info.frames > MAX_DURATION * info.samplerate:
+        raise PipelineError(f"{path}: {info.frames / info.samplerate:.0f} s of audio is longer "
+                            f"than the {MAX_DURATION:g} s limit (split the recording)")
+    return info
+
+
+def _read_whole(path: Path, info) -> np.ndarray:
+    """All samples ``(frames, channels)``; an error when fewer than declared are decoded."""
+    try:
+        data, _ = soundfile.read(path, dtype="float64", always_2d=True)
+    except (soundfile.SoundFileError, RuntimeError) as error:
+        raise PipelineError(f"{path}: not a readable audio file ({error})") from None
+    if data.size == 0:
+        raise PipelineError(f"{path}: empty audio (0 samples)")
+    slack = 2 * 1152  # decoder delay and padding of MP3-like codecs, in frames
+    if len(data) + slack < info.frames:
+        raise PipelineError(f"{path}: truncated {info.format} audio (the header declares "
+                            f"{info.frames} frames, {len(data)} decoded)")
+    return data
+
+
+def _check_samples(path: Path, data: np.ndarray) -> None:
+    """No NaN, no infinity, no sample beyond :data:`MAX_PEAK`."""
+    peak = np.max(np.abs(data))
+    if np.isnan(peak):
+        raise PipelineError(f"{path}: audio contains NaN samples")
+    if not peak <= MAX_PEAK:
+        raise PipelineError(f"{path}: sample magnitude {peak:g} is beyond ±{MAX_PEAK:g} "
+                            "(float audio holds values within about ±1)")
+
+
+def _mono(path: Path, data: np.ndarray) -> np.ndarray:
+    """Mean of the channels, or the loudest channel when the mean cancels them."""
+    signal = data.mean(axis=1)
+    if data.shape[1] == 1:
+        return signal
+    rms = np.sqrt(np.mean(data**2, axis=0))
+    loudest = int(np.argmax(rms))
+    if np.sqrt(np.mean(signal**2)) < CANCELLATION * rms[loudest]:
+        log.warning("%s: the channels cancel when mixed to mono (opposite phase); using "
+                    "channel %d", path, loudest + 1)
+        return data[:, loudest].copy()
+    return signal
+
+
+def _check_container_length(path: Path) -> None:
+    """Reject audio whose sample data is shorter than its container header says.
+
+    libsndfile reads such files as shorter audio without a word. Checked: RIFF and RF64 WAV
+    (the data chunk, RF64's ``ds64`` size), Sony Wave64 (the file size) and AIFF/AIFC (the
+    ``SSND`` chunk). Other formats are checked after decoding (:func:`_read_whole`).
+    """
     with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return  # not RIFF/WAVE: left to soundfile
+        head = f.read(40)
         size = path.stat().st_size
-        while True:
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                raise PipelineError(f"{path}: truncated WAV (no data chunk)")
-            chunk_size = int.from_bytes(chunk[4:], "little")
-            if chunk[:4] == b"data":
-                declared_end = f.tell() + chunk_size
-                if chunk_size not in (0, 0xFFFFFFFF) and declared_end > size:
-                    raise PipelineError(
-                        f"{path}: truncated WAV (data chunk declares {chunk_size} bytes, "
-                        f"{size - f.tell()} present)"
-                    )
-                return
-            f.seek(chunk_size + (chunk_size & 1), 1)
+        kind, declared = None, None
+        if head[8:12] == b"WAVE" and head[:4] in (b"RIFF", b"RF64"):
+            kind, declared = "WAV", _wav_data_end(path, f, head)
+        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+            kind, declared = "AIFF", _chunk_end(path, f, b"SSND", "big")
+        elif head[:16] == _W64_RIFF and len(head) >= 24:
+            kind, declared = "Wave64", int.from_bytes(head[16:24], "little")
+    if declared is not None and declared > size:
+        raise PipelineError(f"{path}: truncated {kind} (the header declares {declared} bytes, "
+                            f"{size} present)")
+
+
+def _chunk_end(path: Path, f, name: bytes, byteorder: str) -> int | None:
+    """End offset that the header of chunk ``name`` declares (file position after its header).
+
+    ``None`` when the size is left open (streaming writers).
+    """
+    f.seek(12)
+    while True:
+        chunk = f.read(8)
+        if len(chunk) < 8:
+            raise PipelineError(f"{path}: truncated audio file (no {name.decode()} chunk)")
+        chunk_size = int.from_bytes(chunk[4:], byteorder)
+        if chunk[:4] == name:
+            return None if chunk_size in _RIFF_UNKNOWN_SIZES else f.tell() + chunk_size
+        f.seek(chunk_size + (chunk_size & 1), 1)
+
+
+def _wav_data_end(path: Path, f, head: bytes) -> int | None:
+    """Declared end of a WAV's data chunk; RF64 keeps the real size in its ``ds64`` chunk."""
+    if head[:4] == b"RIFF":
+        return _chunk_end(path, f, b"data", "little")
+    if head[12:16] != b"ds64" or len(head) < 36:
+        raise PipelineError(f"{path}: RF64 file without a ds64 chunk")
+    data_size = int.from_bytes(head[28:36], "little")
+    _chunk_end(path, f, b"data", "little")
+    return f.tell() + data_size
 
 
 def _resample_to_hop(signal: np.ndarray, sr: int, target_sr: int, rate: float):
@@ -291,6 +401,9 @@ def speech_features(
 def file_features(path, feature_set: str, *, fps: float, mel_preset: str = "iva19") -> np.ndarray:
     """:func:`load_audio` + :func:`speech_features`; errors name the file."""
     signal, sr = load_audio(path)
+    if frame_count(len(signal) / sr, fps) < 1:
+        raise PipelineError(f"{path}: {len(signal) / sr:.3f} s of audio make no frame at "
+                            f"{fps:g} fps")
     return speech_features(signal, sr, feature_set, fps=fps, mel_preset=mel_preset)
 
 
@@ -299,3 +412,21 @@ def silence_frame(feature_set: str, *, fps: float, mel_preset: str = "iva19") ->
     silence = np.zeros(16000)
     feats = speech_features(silence, 16000, feature_set, fps=fps, mel_preset=mel_preset)
     return feats[len(feats) // 2]
+
+
+def context_window_view(features: np.ndarray, silence: np.ndarray, n_context: int) -> np.ndarray:
+    """Centred windows ``(T, n_context + 1, F)`` over ``features`` ``(T, F)``, silence-padded.
+
+    A read-only view into one padded copy of ``features`` (no per-frame Python loop), so that
+    windows of a long recording can be copied batch by batch with bounded memory.
+    """
+    half = n_context // 2
+    pad = np.repeat(silence[None, :].astype(features.dtype), half, axis=0)
+    padded = np.concatenate([pad, features, pad])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, n_context + 1, axis=0)
+    return windows.transpose(0, 2, 1)
+
+
+def context_windows(features: np.ndarray, silence: np.ndarray, n_context: int) -> np.ndarray:
+    """:func:`context_window_view` as one contiguous array."""
+    return np.ascontiguousarray(context_window_view(features, silence, n_context))

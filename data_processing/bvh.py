@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
-from data_processing import kinematics, rotations
+from data_processing import kinematics, number_scan, rotations
 from data_processing.files import PipelineError, atomic_path, read_json, write_json
 
 ROTATION_CHANNELS = {"Xrotation": "X", "Yrotation": "Y", "Zrotation": "Z"}
@@ -108,6 +108,25 @@ class Skeleton:
     def children(self, joint: int) -> np.ndarray:
         """Indices of the direct children of ``joint``."""
         return np.flatnonzero(self.parents == joint)
+
+    def translations(self, root: np.ndarray) -> np.ndarray:
+        """Local translations ``(T, J, 3)`` for FK: the offsets, the root's replaced by ``root``.
+
+        Parameters
+        ----------
+        root : np.ndarray [shape=(T, 3)]
+            Translation of the root joint per frame.
+        """
+        root = np.asarray(root, dtype=np.float64)
+        out = np.broadcast_to(self.offsets, (len(root), self.n_joints, 3)).copy()
+        out[:, self.root] = root
+        return out
+
+    def rest_positions(self) -> np.ndarray:
+        """Global joint positions ``(J, 3)`` of the rest pose (every rotation the identity)."""
+        identity = np.broadcast_to(np.eye(3), (self.n_joints, 3, 3))
+        return kinematics.forward_kinematics(self.parents, identity, self.offsets,
+                                             levels=self.levels)
 
     def to_dict(self) -> dict:
         """A JSON-ready description (``skeleton.json``)."""
@@ -292,237 +311,276 @@ class BVHMotion:
 # --------------------------------------------------------------------------------------------
 # Reading
 
+MAX_CHANNELS_PER_JOINT = 6
+"""At most three position and three rotation channels per joint."""
+MAX_MAGNITUDE = 1e6
+"""Largest absolute OFFSET or channel value accepted (cm or degrees: far beyond any motion)."""
+FRAME_TIME_RANGE = (1e-3, 1.0)
+"""Accepted ``Frame Time`` in seconds: 1000 down to 1 frame per second."""
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+_MOTION = re.compile(rb"^[ \t]*MOTION[ \t]*\r?$", flags=re.MULTILINE)
+_FRAMES = re.compile(rb"\s*Frames\s*:\s*(\d+)\s*")
+_FRAME_TIME = re.compile(rb"\s*Frame\s+Time\s*:\s*(\S+)\s*")
+_DECIMAL_TEXT = re.compile(number_scan.DECIMAL.pattern.decode())
+
 
 def read_bvh(path) -> BVHMotion:
     """Read a BVH file (any hierarchy, channel layout, Euler order and frame time).
 
-    The header is parsed token by token; the MOTION block is parsed in one vectorised call.
-    A malformed or truncated file raises :class:`PipelineError` naming the file and line.
+    The header is parsed token by token; the MOTION block is parsed in one compiled pass
+    (:mod:`data_processing.number_scan`). The file may start with a UTF-8 or UTF-16 byte order
+    mark and use any line ending.
+
+    Raises
+    ------
+    PipelineError
+        Naming the file and line: a malformed or truncated file, a value that is not finite or
+        beyond :data:`MAX_MAGNITUDE`, a ``Frame Time`` outside :data:`FRAME_TIME_RANGE`.
     """
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: no such file")
-    raw = path.read_bytes()
-    match = re.search(rb"^[ \t]*MOTION[ \t]*\r?$", raw, flags=re.MULTILINE)
+    raw = _normalised_bytes(path, path.read_bytes())
+    match = _MOTION.search(raw)
     if match is None:
         raise PipelineError(f"{path}: not a BVH file (no MOTION section)")
-    skeleton = _parse_hierarchy(path, raw[: match.start()].decode("utf-8", errors="replace"))
-    line = raw.count(b"\n", 0, match.start()) + 2  # line number of "Frames:"
-    n_frames, frame_time, data_start = _parse_motion_header(path, raw, match.end(), line)
-    frames = _parse_frames(path, raw[data_start:], n_frames, skeleton.n_channels, line + 2)
-    return BVHMotion(skeleton, frames, frame_time)
+    header = raw[: match.start()].decode("utf-8", errors="replace")
+    skeleton = _HierarchyParser(path, header).parse()
+    motion_line = raw.count(b"\n", 0, match.start()) + 1
+    head = _parse_motion_header(path, raw, match.end() + 1, motion_line + 1)
+    frames = _parse_frames(path, raw[head.data_start:], head, skeleton.n_channels)
+    return BVHMotion(skeleton, frames, head.frame_time)
 
 
-def _parse_hierarchy(path: Path, header: str) -> Skeleton:
-    tokens = [(token, number) for number, text in enumerate(header.splitlines(), 1)
-              for token in text.split()]
-    names, parents, offsets, channels, end_site = [], [], [], [], []
-    stack: list[int] = []
-    pending: int | None = None
-    i = 0
-
-    def fail(problem: str, at: int) -> PipelineError:
-        line = tokens[min(at, len(tokens) - 1)][1] if tokens else 1
-        return PipelineError(f"{path}:{line}: {problem}")
-
-    def take(count: int, what: str) -> list[str]:
-        if i + count >= len(tokens):
-            raise fail(f"unexpected end of HIERARCHY while reading {what}", len(tokens) - 1)
-        return [t for t, _ in tokens[i + 1 : i + 1 + count]]
-
-    def _add(name: str, parent: int, is_end: bool) -> None:
-        nonlocal pending
-        if pending is not None:
-            raise fail(f"expected '{{' after joint {names[pending]!r}", i)
-        names.append(name)
-        parents.append(parent)
-        end_site.append(is_end)
-        offsets.append(None)
-        channels.append(())
-        pending = len(names) - 1
-
-    if not tokens or tokens[0][0] != "HIERARCHY":
-        raise fail("expected HIERARCHY at the start of the file", 0)
-    i = 1
-    while i < len(tokens):
-        token = tokens[i][0]
-        if token in ("ROOT", "JOINT"):
-            if (token == "ROOT") != (not stack):
-                raise fail(f"unexpected {token} (ROOT only at top level, JOINT inside a joint)", i)
-            if stack and end_site[stack[-1]]:
-                raise fail("an End Site cannot have children", i)
-            (name,) = take(1, f"the {token} name")
-            if name in names:
-                raise fail(f"duplicate joint name {name!r}", i)
-            _add(name, stack[-1] if stack else -1, False)
-            i += 2
-        elif token == "End":
-            if not stack or take(1, "End Site")[0] != "Site":
-                raise fail("End Site outside a joint", i)
-            parent = stack[-1]
-            name = f"{names[parent]}_End"
-            while name in names:
-                name += "_"
-            _add(name, parent, True)
-            i += 2
-        elif token == "{":
-            if pending is None:
-                raise fail("'{' without a joint", i)
-            stack.append(pending)
-            pending = None
-            i += 1
-        elif token == "}":
-            if not stack:
-                raise fail("unbalanced '}'", i)
-            j = stack.pop()
-            if offsets[j] is None:
-                raise fail(f"joint {names[j]!r} has no OFFSET", i)
-            i += 1
-        elif token == "OFFSET":
-            if not stack:
-                raise fail("OFFSET outside a joint", i)
-            try:
-                offsets[stack[-1]] = [float(v) for v in take(3, "OFFSET")]
-            except ValueError:
-                raise fail("OFFSET needs three numbers", i) from None
-            i += 4
-        elif token == "CHANNELS":
-            if not stack or end_site[stack[-1]]:
-                raise fail("CHANNELS outside a joint", i)
-            try:
-                count = int(take(1, "CHANNELS")[0])
-            except ValueError:
-                raise fail("CHANNELS needs a count", i) from None
-            names_ = take(count + 1, "CHANNELS")[1:]
-            bad = [c for c in names_ if c not in ROTATION_CHANNELS and c not in POSITION_CHANNELS]
-            if bad:
-                raise fail(f"unknown channel {bad[0]!r}", i)
-            if len(set(names_)) != len(names_):
-                raise fail("repeated channel", i)
-            channels[stack[-1]] = tuple(names_)
-            i += 2 + count
-        else:
-            raise fail(f"unexpected {token!r} in HIERARCHY", i)
-    if stack or pending is not None:
-        open_joint = stack[-1] if stack else pending
-        raise fail(f"joint {names[open_joint]!r} is not closed (missing '}}')", len(tokens) - 1)
-    if not names:
-        raise fail("no ROOT joint", 0)
-    return Skeleton(tuple(names), np.array(parents), np.array(offsets), tuple(channels),
-                    np.array(end_site))
+def _normalised_bytes(path: Path, raw: bytes) -> bytes:
+    """UTF-8 text with LF line ends: drop a UTF-8 BOM, decode UTF-16, turn lone CRs into LFs."""
+    if raw.startswith(UTF8_BOM):
+        raw = raw[len(UTF8_BOM):]
+    elif raw[:2] in UTF16_BOMS:
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as error:
+            raise PipelineError(f"{path}: broken UTF-16 text ({error.reason})") from None
+    if b"\n" not in raw and b"\r" in raw:
+        raw = raw.replace(b"\r", b"\n")
+    return raw
 
 
-def _parse_motion_header(path: Path, raw: bytes, start: int, line: int) -> tuple[int, float, int]:
-    head = raw[start:].lstrip(b"\r\n").split(b"\n", 2)
-    start = len(raw) - len(raw[start:].lstrip(b"\r\n"))
-    frames = re.match(rb"\s*Frames:\s*(\d+)\s*$", head[0])
-    if frames is None:
-        raise PipelineError(f"{path}:{line}: expected 'Frames: <count>'")
-    ftime = re.match(rb"\s*Frame Time:\s*(\S+)\s*$", head[1]) if len(head) > 1 else None
-    try:
-        frame_time = float(ftime.group(1)) if ftime else float("nan")
-    except ValueError:
-        frame_time = float("nan")
-    if not frame_time > 0:
-        raise PipelineError(f"{path}:{line + 1}: expected 'Frame Time: <seconds>' > 0")
-    data_start = start + len(head[0]) + len(head[1]) + 2
-    return int(frames.group(1)), frame_time, min(data_start, len(raw))
+class _HierarchyParser:
+    """The HIERARCHY section, token by token, into a :class:`Skeleton`."""
+
+    def __init__(self, path: Path, header: str):
+        self.path = path
+        self.tokens = [(token, number) for number, text in enumerate(header.splitlines(), 1)
+                       for token in text.split()]
+        self.names: list[str] = []
+        self.parents: list[int] = []
+        self.offsets: list[list[float] | None] = []
+        self.channels: list[tuple[str, ...]] = []
+        self.end_site: list[bool] = []
+        self.stack: list[int] = []
+        self.pending: int | None = None
+        self.i = 0
+
+    def fail(self, problem: str, at: int | None = None) -> PipelineError:
+        """The error for ``problem`` at token ``at`` (default: the current token)."""
+        at = self.i if at is None else at
+        line = self.tokens[min(at, len(self.tokens) - 1)][1] if self.tokens else 1
+        return PipelineError(f"{self.path}:{line}: {problem}")
+
+    def take(self, count: int, what: str) -> list[str]:
+        """The ``count`` tokens after the current one."""
+        if self.i + count >= len(self.tokens):
+            raise self.fail(f"unexpected end of HIERARCHY while reading {what}",
+                            len(self.tokens) - 1)
+        return [t for t, _ in self.tokens[self.i + 1 : self.i + 1 + count]]
+
+    def parse(self) -> Skeleton:
+        """The skeleton of the whole section."""
+        if not self.tokens or self.tokens[0][0] != "HIERARCHY":
+            raise self.fail("expected HIERARCHY at the start of the file", 0)
+        handlers = {"ROOT": self._joint, "JOINT": self._joint, "End": self._end_site,
+                    "{": self._open, "}": self._close, "OFFSET": self._offset,
+                    "CHANNELS": self._channels}
+        self.i = 1
+        while self.i < len(self.tokens):
+            token = self.tokens[self.i][0]
+            if token not in handlers:
+                raise self.fail(f"unexpected {token!r} in HIERARCHY")
+            self.i += handlers[token](token)
+        return self._skeleton()
+
+    def _skeleton(self) -> Skeleton:
+        if self.stack or self.pending is not None:
+            open_joint = self.stack[-1] if self.stack else self.pending
+            raise self.fail(f"joint {self.names[open_joint]!r} is not closed (missing '}}')",
+                            len(self.tokens) - 1)
+        if not self.names:
+            raise self.fail("no ROOT joint", 0)
+        if not any(self.channels):
+            raise self.fail("no joint has CHANNELS", len(self.tokens) - 1)
+        return Skeleton(tuple(self.names), np.array(self.parents), np.array(self.offsets),
+                        tuple(self.channels), np.array(self.end_site))
+
+    def _add(self, name: str, parent: int, is_end: bool) -> None:
+        if self.pending is not None:
+            raise self.fail(f"expected '{{' after joint {self.names[self.pending]!r}")
+        self.names.append(name)
+        self.parents.append(parent)
+        self.end_site.append(is_end)
+        self.offsets.append(None)
+        self.channels.append(())
+        self.pending = len(self.names) - 1
+
+    def _joint(self, token: str) -> int:
+        if (token == "ROOT") != (not self.stack):
+            raise self.fail(f"unexpected {token} (ROOT only at top level, JOINT inside a joint)")
+        if self.stack and self.end_site[self.stack[-1]]:
+            raise self.fail("an End Site cannot have children")
+        (name,) = self.take(1, f"the {token} name")
+        if name in self.names:
+            raise self.fail(f"duplicate joint name {name!r}")
+        self._add(name, self.stack[-1] if self.stack else -1, False)
+        return 2
+
+    def _end_site(self, _token: str) -> int:
+        if not self.stack or self.take(1, "End Site")[0] != "Site":
+            raise self.fail("End Site outside a joint")
+        parent = self.stack[-1]
+        name = f"{self.names[parent]}_End"
+        while name in self.names:
+            name += "_"
+        self._add(name, parent, True)
+        return 2
+
+    def _open(self, _token: str) -> int:
+        if self.pending is None:
+            raise self.fail("'{' without a joint")
+        self.stack.append(self.pending)
+        self.pending = None
+        return 1
+
+    def _close(self, _token: str) -> int:
+        if not self.stack:
+            raise self.fail("unbalanced '}'")
+        joint = self.stack.pop()
+        if self.offsets[joint] is None:
+            raise self.fail(f"joint {self.names[joint]!r} has no OFFSET")
+        return 1
+
+    def _offset(self, _token: str) -> int:
+        if not self.stack:
+            raise self.fail("OFFSET outside a joint")
+        values = self.take(3, "OFFSET")
+        if not all(_DECIMAL_TEXT.fullmatch(v) for v in values):
+            raise self.fail("OFFSET needs three numbers")
+        numbers = [float(v) for v in values]
+        if not all(abs(v) <= MAX_MAGNITUDE for v in numbers):
+            raise self.fail(f"OFFSET value out of range ({' '.join(values)}; "
+                            f"the limit is ±{MAX_MAGNITUDE:g})")
+        self.offsets[self.stack[-1]] = numbers
+        return 4
+
+    def _channels(self, _token: str) -> int:
+        if not self.stack or self.end_site[self.stack[-1]]:
+            raise self.fail("CHANNELS outside a joint")
+        (text,) = self.take(1, "CHANNELS")
+        if not (text.isascii() and text.isdigit()):
+            raise self.fail(f"CHANNELS needs a count, got {text!r}")
+        count = int(text)
+        if count > MAX_CHANNELS_PER_JOINT:
+            raise self.fail(f"CHANNELS count {count} is above {MAX_CHANNELS_PER_JOINT}")
+        names = self.take(count + 1, "CHANNELS")[1:]
+        bad = [c for c in names if c not in ROTATION_CHANNELS and c not in POSITION_CHANNELS]
+        if bad:
+            raise self.fail(f"unknown channel {bad[0]!r}")
+        if len(set(names)) != len(names):
+            raise self.fail("repeated channel")
+        self.channels[self.stack[-1]] = tuple(names)
+        return 2 + count
 
 
-_OK, _SYNTAX_ERROR, _INEXACT = 0, 1, 2
-_EXACT_POWERS = 10.0 ** np.arange(23)  # 10^0..10^22 are exact doubles
-_DECIMAL = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+def _content_line(raw: bytes, pos: int, line: int) -> tuple[bytes, int, int]:
+    """The next line that is not blank from byte ``pos`` (a line start) on line ``line``.
 
-
-@njit(cache=True, nogil=True)
-def _scan_numbers(buf, out, per_line):
-    """Parse whitespace-separated decimals from bytes into ``out``; count them per line.
-
-    The fast path of correctly rounded decimal conversion (Clinger): an integer mantissa below
-    2^53 divided or multiplied by an exact power of ten <= 10^22 rounds once, exactly like
-    ``float()``. Numbers outside it set the ``_INEXACT`` status, and the caller re-parses
-    the block with Python. Returns ``(count, status, line of the first bad token)``.
+    Returns the line's bytes, its number and the position of the line after it.
     """
-    n = buf.size
-    k = 0
-    line = 0
-    i = 0
-    status = _OK
-    while i < n:
-        c = buf[i]
-        if c == 10:
-            line += 1
-            i += 1
-            continue
-        if c == 32 or c == 9 or c == 13:
-            i += 1
-            continue
-        negative = c == 45
-        if c == 45 or c == 43:
-            i += 1
-        mantissa = 0
-        digits = 0
-        exponent = 0
-        while i < n and 48 <= buf[i] <= 57:
-            if digits < 18:
-                mantissa = mantissa * 10 + (buf[i] - 48)
-            else:
-                exponent += 1
-                status = _INEXACT
-            digits += 1
-            i += 1
-        if i < n and buf[i] == 46:
-            i += 1
-            while i < n and 48 <= buf[i] <= 57:
-                if digits < 18:
-                    mantissa = mantissa * 10 + (buf[i] - 48)
-                    exponent -= 1
-                else:
-                    status = _INEXACT
-                digits += 1
-                i += 1
-        if i < n and (buf[i] == 101 or buf[i] == 69) and digits > 0:
-            i += 1
-            sign = 1
-            if i < n and (buf[i] == 45 or buf[i] == 43):
-                sign = -1 if buf[i] == 45 else 1
-                i += 1
-            value = 0
-            exp_digits = 0
-            while i < n and 48 <= buf[i] <= 57:
-                value = min(value * 10 + (buf[i] - 48), 9999)
-                exp_digits += 1
-                i += 1
-            if exp_digits == 0:
-                return k, _SYNTAX_ERROR, line
-            exponent += sign * value
-        if digits == 0 or (i < n and not (buf[i] == 32 or buf[i] == 9 or buf[i] == 10
-                                          or buf[i] == 13)):
-            return k, _SYNTAX_ERROR, line
-        if mantissa >= 2**53 or exponent < -22 or exponent > 22:
-            status = _INEXACT
-            number = 0.0
-        elif exponent < 0:
-            number = mantissa / _EXACT_POWERS[-exponent]
-        else:
-            number = mantissa * _EXACT_POWERS[exponent]
-        if k < out.size:
-            out[k] = -number if negative else number
-        per_line[line] += 1
-        k += 1
-    return k, status, line
+    while pos < len(raw):
+        end = raw.find(b"\n", pos)
+        end = len(raw) if end < 0 else end
+        if raw[pos:end].strip():
+            return raw[pos:end], line, end + 1
+        pos, line = end + 1, line + 1
+    return b"", line, len(raw)
 
 
-def _parse_frames(path: Path, data: bytes, n_frames: int, n_channels: int, line: int) -> np.ndarray:
-    """The MOTION values ``(n_frames, n_channels)``, with a one-line error on any defect."""
+class _MotionHeader(NamedTuple):
+    """``Frames:`` and ``Frame Time:`` and where the values begin (byte and line)."""
+
+    n_frames: int
+    frames_line: int
+    frame_time: float
+    data_start: int
+    data_line: int
+
+
+def _parse_motion_header(path: Path, raw: bytes, pos: int, line: int) -> _MotionHeader:
+    """``Frames:`` and ``Frame Time:`` from byte ``pos`` (the start of line ``line``) on."""
+    text, frames_line, pos = _content_line(raw, pos, line)
+    frames = _FRAMES.fullmatch(text)
+    if frames is None:
+        raise PipelineError(f"{path}:{frames_line}: expected 'Frames: <count>'")
+    text, line, pos = _content_line(raw, pos, frames_line + 1)
+    ftime = _FRAME_TIME.fullmatch(text)
+    if ftime is None:
+        raise PipelineError(f"{path}:{line}: expected 'Frame Time: <seconds>'")
+    token = ftime.group(1).decode(errors="replace")
+    if not _DECIMAL_TEXT.fullmatch(token):
+        raise PipelineError(f"{path}:{line}: Frame Time {token!r} is not a number of seconds")
+    frame_time = float(token)
+    low, high = FRAME_TIME_RANGE
+    if not low <= frame_time <= high:
+        raise PipelineError(
+            f"{path}:{line}: Frame Time {token} s is outside {low:g} to {high:g} s "
+            f"({1 / high:g} to {1 / low:g} frames per second)")
+    return _MotionHeader(int(frames.group(1)), frames_line, frame_time, min(pos, len(raw)),
+                         line + 1)
+
+
+def _parse_frames(path: Path, data: bytes, head: _MotionHeader, n_channels: int) -> np.ndarray:
+    """The MOTION values ``(n_frames, n_channels)``, with a one-line error on any defect.
+
+    ``data`` starts at line ``head.data_line``. The frame count is checked against what the
+    bytes can hold before anything is allocated for it.
+    """
+    n_frames, line = head.n_frames, head.data_line
+    capacity = (len(data) + 1) // 2  # every value takes a digit and a separator
+    if n_frames * n_channels > capacity:
+        raise PipelineError(
+            f"{path}:{head.frames_line}: truncated: 'Frames: {n_frames}' needs "
+            f"{n_frames * n_channels} values but the {len(data)} bytes after the header hold "
+            f"at most {capacity // n_channels} frames of {n_channels} values")
     values = np.empty(n_frames * n_channels)
     per_line = np.zeros(data.count(b"\n") + 1, dtype=np.int64)
-    count, status, bad = _scan_numbers(np.frombuffer(data, np.uint8), values, per_line)
-    if status == _SYNTAX_ERROR:
-        tokens = data.split(b"\n")[bad].split()
-        token = next((t for t in tokens if not _DECIMAL.fullmatch(t)), b"").decode(errors="replace")
+    count, status, bad = number_scan.scan_numbers(np.frombuffer(data, np.uint8), values,
+                                                  per_line)
+    if status == number_scan.SYNTAX_ERROR:
+        token = number_scan.bad_token(data.split(b"\n")[bad])
         raise PipelineError(f"{path}:{line + bad}: not a number: {token!r}")
     rows = np.flatnonzero(per_line)
+    _check_rows(path, per_line, rows, n_frames, n_channels, line)
+    if status == number_scan.INEXACT:
+        values = np.array(data.split(), dtype=np.float64)
+    frames = values[:count].reshape(n_frames, n_channels)
+    _check_magnitudes(path, frames, rows, line)
+    return frames
+
+
+def _check_rows(path: Path, per_line: np.ndarray, rows: np.ndarray, n_frames: int,
+                n_channels: int, line: int) -> None:
+    """Every non-blank line holds one frame, and there are ``n_frames`` of them."""
     wrong = rows[per_line[rows] != n_channels]
     if len(wrong):
         k = int(wrong[0])
@@ -541,9 +599,16 @@ def _parse_frames(path: Path, data: bytes, n_frames: int, n_channels: int, line:
             f"{path}:{line + int(rows[n_frames])}: 'Frames: {n_frames}' but the file has "
             f"{len(rows)} frames"
         )
-    if status == _INEXACT:
-        values = np.array(data.split(), dtype=np.float64)
-    return values[:count].reshape(n_frames, n_channels)
+
+
+def _check_magnitudes(path: Path, frames: np.ndarray, rows: np.ndarray, line: int) -> None:
+    """Every value is finite and within :data:`MAX_MAGNITUDE` (``1e400`` parses as inf)."""
+    if np.abs(frames).max(initial=0.0) <= MAX_MAGNITUDE:
+        return
+    frame, column = np.argwhere(~(np.abs(frames) <= MAX_MAGNITUDE))[0]
+    raise PipelineError(
+        f"{path}:{line + int(rows[frame])}: value {frames[frame, column]:g} in column "
+        f"{column + 1} is out of range (the limit is ±{MAX_MAGNITUDE:g})")
 
 
 # --------------------------------------------------------------------------------------------

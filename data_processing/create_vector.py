@@ -23,11 +23,22 @@ import numpy as np
 import pandas as pd
 
 from data_processing import audio
-from data_processing.bvh import BVHMotion, Skeleton, read_bvh
+from data_processing.audio import context_windows
+from data_processing.bvh import BVHMotion, read_bvh
 from data_processing.dataset import SPLITS, DatasetMeta
-from data_processing.files import PipelineError, atomic_path, run_cli, save_array
-from data_processing.parallel import parallel_map
+from data_processing.files import (
+    PipelineError,
+    PipelineErrors,
+    attempt,
+    check_range,
+    directory_lock,
+    finish_commit,
+    run_cli,
+    save_array,
+    staged_outputs,
+)
 from data_processing.representations import REPRESENTATIONS, pos_vel, rot6d_vector
+from data_processing.validation import validate_all
 
 log = logging.getLogger(__name__)
 
@@ -57,30 +68,34 @@ class VectorSettings:
     strict: bool = False
 
 
-def context_window_view(features: np.ndarray, silence: np.ndarray, n_context: int) -> np.ndarray:
-    """Centred windows ``(T, n_context + 1, F)`` over ``features`` ``(T, F)``, silence-padded.
-
-    A read-only view into one padded copy of ``features`` (no per-frame Python loop), so that
-    windows of a long recording can be copied batch by batch with bounded memory.
-    """
-    half = n_context // 2
-    pad = np.repeat(silence[None, :].astype(features.dtype), half, axis=0)
-    padded = np.concatenate([pad, features, pad])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, n_context + 1, axis=0)
-    return windows.transpose(0, 2, 1)
+MAX_CONTEXT = 400
+"""Largest ``N_CONTEXT`` (20 s of context at 20 fps)."""
 
 
-def context_windows(features: np.ndarray, silence: np.ndarray, n_context: int) -> np.ndarray:
-    """:func:`context_window_view` as one contiguous array."""
-    return np.ascontiguousarray(context_window_view(features, silence, n_context))
+def check_settings(n_context: int, settings: VectorSettings, motion: str,
+                   workers: int | None = None) -> None:
+    """One-line errors for settings outside their range, before any file is read."""
+    if not 0 <= n_context <= MAX_CONTEXT or n_context % 2:
+        raise PipelineError(f"N_CONTEXT must be an even number from 0 to {MAX_CONTEXT}, "
+                            f"got {n_context}")
+    audio.check_fps(settings.fps)
+    check_range("--tolerance", settings.tolerance, 0.0, 1e6)
+    check_range("--workers", workers, 1, 1024)
+    if motion not in REPRESENTATIONS:
+        choices = ", ".join(REPRESENTATIONS)
+        raise PipelineError(f"unknown motion representation {motion!r} (use {choices})")
+    audio.feature_size(settings.features, mel_preset=settings.mel_preset)
 
 
 def vectorise_pair(job: tuple[str, str, str, VectorSettings]) -> dict:
     """Features and motion arrays of one pair, at ``settings.fps`` and of equal length."""
     seq_id, wav, bvh, settings = job
-    feats = audio.file_features(wav, settings.features, fps=settings.fps,
-                                mel_preset=settings.mel_preset)
-    motion = read_bvh(bvh)
+    errors: list[PipelineError] = []
+    feats = attempt(errors, audio.file_features, wav, settings.features, fps=settings.fps,
+                    mel_preset=settings.mel_preset)
+    motion = attempt(errors, read_bvh, bvh)
+    if errors:
+        raise PipelineErrors(errors)
     if motion.n_frames < 2:
         raise PipelineError(f"{bvh}: needs at least 2 frames, found {motion.n_frames}")
     source_fps = motion.fps
@@ -97,17 +112,18 @@ def vectorise_pair(job: tuple[str, str, str, VectorSettings]) -> dict:
         warning = message + "; truncated to the shorter"
     n = min(n_audio, n_motion)
     motion = BVHMotion(motion.skeleton, motion.frames[:n], motion.frame_time)
-    return {
-        "id": seq_id,
-        "bvh": bvh,
-        "skeleton": motion.skeleton,
-        "source_fps": source_fps,
-        "warning": warning,
+    arrays = {
         "audio": feats[:n],
         "pos_vel": pos_vel(motion.positions(pin_root=True)).astype(np.float32),
         "rot6d": rot6d_vector(motion).astype(np.float32),
         "positions": motion.positions().reshape(n, -1).astype(np.float32),
     }
+    for name, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise PipelineError(f"{wav if name == 'audio' else bvh}: the {name} vectors hold "
+                                "values that are not finite")
+    return {"id": seq_id, "bvh": bvh, "skeleton": motion.skeleton, "source_fps": source_fps,
+            "warning": warning, **arrays}
 
 
 def read_split_table(data_dir: Path, split: str) -> list[tuple[str, str, str]]:
@@ -116,7 +132,7 @@ def read_split_table(data_dir: Path, split: str) -> list[tuple[str, str, str]]:
     if not path.is_file():
         raise PipelineError(f"{path}: no such file (run data_processing/prepare_data.py first)")
     try:
-        table = pd.read_csv(path, dtype=str)
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise PipelineError(f"{path}: not a CSV table ({error})") from None
     missing = {"wav_filename", "bvh_filename"} - set(table.columns)
@@ -129,16 +145,15 @@ def read_split_table(data_dir: Path, split: str) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _check_skeletons(results: list[dict]) -> Skeleton:
-    reference = results[0]["skeleton"]
-    for r in results[1:]:
-        skel = r["skeleton"]
-        if skel.names != reference.names or not np.array_equal(skel.parents, reference.parents):
-            raise PipelineError(
-                f"{r['bvh']}: skeleton differs from {results[0]['bvh']} "
-                f"({skel.n_joints} vs {reference.n_joints} joints or another hierarchy)"
-            )
-    return reference
+def vectorise_all(jobs: list, *, workers: int | None) -> list[dict]:
+    """:func:`vectorise_pair` on every job: the validation pass that reads each pair once.
+
+    Raises
+    ------
+    PipelineErrors
+        Listing every bad file with its reason (nothing has been written).
+    """
+    return validate_all(vectorise_pair, jobs, workers=workers, desc="vectorising")
 
 
 def _stats(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,71 +176,82 @@ def _versions() -> dict:
 
 def create_vectors(data_dir, n_context: int, settings: VectorSettings, *,
                    motion: str = "pos_vel", workers: int | None = None) -> DatasetMeta:
-    """Build every array of a dataset directory and return its description."""
-    data_dir = Path(data_dir)
-    if n_context < 0 or n_context % 2:
-        raise PipelineError(f"N_CONTEXT must be an even number >= 0, got {n_context}")
-    if motion not in REPRESENTATIONS:
-        choices = ", ".join(REPRESENTATIONS)
-        raise PipelineError(f"unknown motion representation {motion!r} (use {choices})")
-    tables = {split: read_split_table(data_dir, split) for split in SPLITS}
-    if not tables["train"]:
-        raise PipelineError(f"{data_dir / 'gg-train.csv'}: no training files")
-    (data_dir / "meta.json").unlink(missing_ok=True)  # the dataset is incomplete from here on
-    jobs = [(seq_id, wav, bvh, settings) for split in SPLITS for seq_id, wav, bvh in tables[split]]
-    results = parallel_map(vectorise_pair, jobs, workers=workers, desc="vectorising")
-    for r in results:
-        if r["warning"]:
-            log.warning(r["warning"])
-    skeleton = _check_skeletons(results)
-    by_split, start = {}, 0
-    for split in SPLITS:
-        by_split[split] = results[start : start + len(tables[split])]
-        start += len(tables[split])
+    """Build every array of a dataset directory and return its description.
 
+    Every pair is read and checked first (:func:`vectorise_all`); the outputs are then
+    written to a staging directory and committed together (``meta.json`` last), so that a
+    failure or a kill leaves the previous dataset complete. The directory is locked for the
+    whole run.
+    """
+    data_dir = Path(data_dir)
+    check_settings(n_context, settings, motion, workers)
+    with directory_lock(data_dir, "create_vector.py"):
+        finish_commit(data_dir)
+        tables = {split: read_split_table(data_dir, split) for split in SPLITS}
+        if not tables["train"]:
+            raise PipelineError(f"{data_dir / 'gg-train.csv'}: no training files")
+        jobs = [(seq_id, wav, bvh, settings) for split in SPLITS
+                for seq_id, wav, bvh in tables[split]]
+        results = vectorise_all(jobs, workers=workers)
+        by_split, start = {}, 0
+        for split in SPLITS:
+            by_split[split] = results[start : start + len(tables[split])]
+            start += len(tables[split])
+        with staged_outputs(data_dir, invalidate=["meta.json"], last=["meta.json"]) as stage:
+            meta = _write_dataset(stage, by_split, n_context, settings, motion)
+            meta.files = {r["id"]: {"wav": str(Path(j[1]).resolve()),
+                                    "bvh": str(Path(j[2]).resolve())}
+                          for r, j in zip(results, jobs)}
+            meta.save(stage)
+    meta.root = data_dir
+    return meta
+
+
+def _write_dataset(out: Path, by_split: dict, n_context: int, settings: VectorSettings,
+                   motion: str) -> DatasetMeta:
+    """Write the statistics, skeleton and arrays of ``by_split`` under ``out``."""
     train_audio = np.concatenate([r["audio"] for r in by_split["train"]])
     train_motion = np.concatenate([r[motion] for r in by_split["train"]])
+    silence = audio.silence_frame(settings.features, fps=settings.fps,
+                                  mel_preset=settings.mel_preset)
+    _write_stats(out / "stats", train_audio, train_motion, silence)
+    by_split["train"][0]["skeleton"].save(out / "skeleton.json")
+    width = n_context + 1
+    for split, rows in by_split.items():
+        windows = [context_windows(r["audio"], silence, n_context) for r in rows]
+        save_array(out / f"X_{split}.npy", np.concatenate(
+            windows or [np.zeros((0, width, train_audio.shape[1]), np.float32)]))
+        save_array(out / f"Y_{split}.npy", np.concatenate(
+            [r[motion] for r in rows] or [np.zeros((0, train_motion.shape[1]), np.float32)]))
+        if split == "test":
+            (out / "test_inputs").mkdir()
+            for r, x in zip(rows, windows):
+                save_array(out / "test_inputs" / f"X_test_{r['id']}.npy", x)
+        (out / "sequences" / split).mkdir(parents=True)
+        for r in rows:
+            np.savez(out / "sequences" / split / f"{r['id']}.npz", audio=r["audio"],
+                     motion=r[motion], rot6d=r["rot6d"], positions=r["positions"])
+    return DatasetMeta(
+        fps=float(settings.fps), features=settings.features, mel_preset=settings.mel_preset,
+        feature_size=int(train_audio.shape[1]), n_context=n_context, motion=motion,
+        output_size=int(train_motion.shape[1]),
+        source_fps=float(by_split["train"][0]["source_fps"]),
+        splits={split: [r["id"] for r in rows] for split, rows in by_split.items()},
+        files={}, versions=_versions(), root=out,
+    )
+
+
+def _write_stats(out: Path, train_audio: np.ndarray, train_motion: np.ndarray,
+                 silence: np.ndarray) -> None:
+    """``stats/*.npy`` from the training split (see :mod:`data_processing.dataset`)."""
     audio_mean, audio_std = _stats(train_audio)
     motion_mean, motion_std = _stats(train_motion)
     absmax = np.abs(train_motion - motion_mean).max(axis=0)
-    silence = audio.silence_frame(settings.features, fps=settings.fps,
-                                  mel_preset=settings.mel_preset)
     stats = {"audio_mean": audio_mean, "audio_std": audio_std, "motion_mean": motion_mean,
              "motion_std": motion_std, "silence": silence,
              "motion_absmax": np.where(absmax > 1e-6, absmax, 1.0).astype(np.float32)}
     for name, value in stats.items():
-        save_array(data_dir / "stats" / f"{name}.npy", value)
-    skeleton.save(data_dir / "skeleton.json")
-
-    width = n_context + 1
-    for split, rows in by_split.items():
-        windows = [context_windows(r["audio"], silence, n_context) for r in rows]
-        save_array(data_dir / f"X_{split}.npy", np.concatenate(
-            windows or [np.zeros((0, width, train_audio.shape[1]), np.float32)]))
-        save_array(data_dir / f"Y_{split}.npy", np.concatenate(
-            [r[motion] for r in rows] or [np.zeros((0, train_motion.shape[1]), np.float32)]))
-        if split == "test":
-            with atomic_path(data_dir / "test_inputs") as tmp:
-                tmp.mkdir()
-                for r, x in zip(rows, windows):
-                    np.save(tmp / f"X_test_{r['id']}.npy", x)
-        with atomic_path(data_dir / "sequences" / split) as tmp:
-            tmp.mkdir(parents=True)
-            for r in rows:
-                np.savez(tmp / f"{r['id']}.npz", audio=r["audio"], motion=r[motion],
-                         rot6d=r["rot6d"], positions=r["positions"])
-
-    meta = DatasetMeta(
-        fps=float(settings.fps), features=settings.features, mel_preset=settings.mel_preset,
-        feature_size=int(train_audio.shape[1]), n_context=n_context, motion=motion,
-        output_size=int(train_motion.shape[1]), source_fps=float(results[0]["source_fps"]),
-        splits={split: [r["id"] for r in rows] for split, rows in by_split.items()},
-        files={r["id"]: {"wav": str(Path(j[1]).resolve()), "bvh": str(Path(j[2]).resolve())}
-               for r, j in zip(results, jobs)},
-        versions=_versions(), root=data_dir,
-    )
-    meta.save()
-    return meta
+        save_array(out / f"{name}.npy", value)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

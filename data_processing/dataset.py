@@ -26,7 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from data_processing.bvh import Skeleton
-from data_processing.files import PipelineError, load_array, read_json, write_json
+from data_processing.files import (
+    PipelineError,
+    complete_interrupted_commit,
+    load_array,
+    read_json,
+    write_json,
+)
 
 SPLITS = ("train", "dev", "test")
 STATS = ("audio_mean", "audio_std", "motion_mean", "motion_std", "motion_absmax", "silence")
@@ -86,6 +92,7 @@ class DatasetMeta:
     def load(cls, data_dir) -> DatasetMeta:
         """Read ``DATA_DIR/meta.json`` (one-line error when missing or from another version)."""
         data_dir = Path(data_dir)
+        complete_interrupted_commit(data_dir)
         path = data_dir / "meta.json"
         if not path.is_file():
             raise PipelineError(
@@ -102,11 +109,11 @@ class DatasetMeta:
         except TypeError as error:
             raise PipelineError(f"{path}: malformed dataset description ({error})") from None
 
-    def save(self) -> Path:
-        """Write ``meta.json`` atomically."""
+    def save(self, directory=None) -> Path:
+        """Write ``meta.json`` atomically into ``directory`` (default: :attr:`root`)."""
         data = asdict(self)
         del data["root"]
-        return write_json(self.root / "meta.json", data)
+        return write_json(Path(directory or self.root) / "meta.json", data)
 
     @cached_property
     def skeleton(self) -> Skeleton:
@@ -130,3 +137,4 @@ class DatasetMeta:
     def sequences(self, split: str) -> list[dict[str, np.ndarray]]:
         """All sequences of a split, in id order."""
         return [self.sequence(split, seq_id) for seq_id in self.splits[split]]
+

@@ -30,13 +30,15 @@ import soundfile
 from scipy import signal as sps
 
 from data_processing.bvh import BVHMotion, Skeleton, write_bvh
-from data_processing.files import atomic_path, write_json
+from data_processing.files import atomic_path, check_range, write_json
 from data_processing.kinematics import forward_kinematics
 from data_processing.parallel import parallel_map
 from data_processing.rotations import euler_to_matrix
 
 FPS = 60
 SAMPLE_RATE = 16000
+MIN_SECONDS, MAX_SECONDS = 5.0, 3600.0  # a recording holds at least one phrase
+MAX_FILES = 10000
 MODES = ("right", "left", "both")
 ORDER = "ZXY"
 
@@ -324,6 +326,12 @@ def _write_session(job: tuple[Path, str, np.random.SeedSequence, float]) -> dict
     return timeline
 
 
+def check_size(files: int, seconds: float) -> None:
+    """One-line errors for a file count or a length outside the generator's range."""
+    check_range("--files", files, 1, MAX_FILES)
+    check_range("--seconds", seconds, MIN_SECONDS, MAX_SECONDS)
+
+
 def write_demo_dataset(out_dir, *, files: int = 24, seconds: float = 30.0, seed: int = 0,
                        workers: int | None = None) -> dict:
     """Write ``OUT_DIR/speech/demo_NNN.wav``, ``OUT_DIR/motion/demo_NNN.bvh`` and the sidecar.
@@ -331,8 +339,7 @@ def write_demo_dataset(out_dir, *, files: int = 24, seconds: float = 30.0, seed:
     Files are generated in parallel; the same seed gives the same files. Returns the sidecar
     content (also written to ``OUT_DIR/hidden_modes.json``).
     """
-    if files < 1 or seconds < 5:
-        raise ValueError(f"Expected files >= 1 and seconds >= 5. Received: {files=}, {seconds=}")
+    check_size(files, seconds)
     out_dir = Path(out_dir)
     stems = [f"demo_{i:03d}" for i in range(files)]
     jobs = [(out_dir, stem, s, seconds)

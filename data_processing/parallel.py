@@ -6,18 +6,34 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
+from data_processing.files import PipelineError
+
+
+@dataclass(frozen=True)
+class _Collecting:
+    """``function`` with a :class:`PipelineError` returned instead of raised (picklable)."""
+
+    function: Callable
+
+    def __call__(self, item):
+        try:
+            return self.function(item)
+        except PipelineError as error:
+            return error
+
 
 def parallel_map(function: Callable, items: Iterable, *, workers: int | None = None,
-                 desc: str | None = None) -> list:
+                 desc: str | None = None, collect_errors: bool = False) -> list:
     """Apply ``function`` to every item, in input order, in spawned worker processes.
 
     Workers are *spawned* (not forked) so that this is safe in a process that has already
     started TensorFlow. The first exception raised by a worker cancels the rest and is
     re-raised here unchanged (a :class:`~data_processing.files.PipelineError` keeps its
-    one-line message).
+    one-line message), after the progress bar has ended its line.
 
     Parameters
     ----------
@@ -29,17 +45,24 @@ def parallel_map(function: Callable, items: Iterable, *, workers: int | None = N
         Number of processes; default: the CPU count. ``1`` runs in this process.
     desc : str, optional
         Label of the progress bar.
+    collect_errors : bool
+        Return a :class:`PipelineError` in the place of an item's result instead of raising
+        it, so that every item is tried (other exceptions are still raised).
     """
     items = list(items)
+    if collect_errors:
+        function = _Collecting(function)
     workers = min(workers or os.cpu_count() or 1, len(items))
     if workers <= 1:
-        return [function(item) for item in tqdm(items, desc=desc, unit="file")]
+        with tqdm(items, desc=desc, unit="file") as bar:
+            return [function(item) for item in bar]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = [pool.submit(function, item) for item in items]
         try:
-            for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="file"):
-                future.result()
+            with tqdm(as_completed(futures), total=len(futures), desc=desc, unit="file") as bar:
+                for future in bar:
+                    future.result()
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -3,7 +3,7 @@
 Usage::
 
     python data_processing/prepare_data.py RAW_DIR DATA_DIR [--split ratio|iva19]
-        [--ratios 0.8 0.1 0.1] [--augment-noise] [--seed K] [--strict]
+        [--ratios 0.8 0.1 0.1] [--augment-noise] [--seed K] [--strict] [--check]
 
 ``RAW_DIR`` holds the recordings in one of the usual layouts: ``speech/`` + ``motion/``
 (this project and IVA'19), ``wav/`` + ``bvh/`` (GENEA), or both kinds side by side (BEAT).
@@ -11,6 +11,11 @@ Files are paired by stem; the IVA'19 names ``audioN.wav`` / ``gestureN.bvh`` pai
 ``DATA_DIR`` receives ``{train,dev,test}/{inputs,labels}`` and ``gg-{train,dev,test}.csv``
 (``wav_filename,wav_filesize,bvh_filename``), the input of ``create_vector.py``. Paths in the
 tables are relative to ``DATA_DIR`` so that a dataset directory can be moved or copied.
+
+Every pair is read and checked first (audio and BVH in full, frame counts, durations, one
+skeleton for all files); when any is bad, all the bad files are listed with their reasons and
+nothing is written. ``--check`` does only this. The outputs are committed together, so an
+interrupted run leaves the previous ``DATA_DIR`` as it was.
 """
 
 from __future__ import annotations
@@ -25,8 +30,22 @@ import numpy as np
 import pandas as pd
 import soundfile
 
+from data_processing import audio
+from data_processing.bvh import read_bvh
 from data_processing.dataset import SPLITS
-from data_processing.files import PipelineError, atomic_path, run_cli
+from data_processing.files import (
+    PipelineError,
+    PipelineErrors,
+    atomic_path,
+    attempt,
+    check_range,
+    complete_interrupted_commit,
+    directory_lock,
+    list_inputs,
+    run_cli,
+    staged_outputs,
+)
+from data_processing.validation import validate_all
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +53,19 @@ SPEECH_DIRS = ("speech", "wav", "audio")
 MOTION_DIRS = ("motion", "bvh", "gesture")
 IVA19_RANGES = {"train": range(20, 1092), "test": range(1092, 1183, 2), "dev": range(1093, 1182, 2)}
 NOISE_LEVEL = 0.01  # IVA'19: sox white noise at volume 0.01, mixed into a copy of train audio
+DURATION_TOLERANCE = 0.5  # seconds of audio/motion difference reported (create_vector's default)
 
 
-def _find_dir(raw_dir: Path, names: tuple[str, ...], suffix: str) -> Path:
+def _find_files(raw_dir: Path, names: tuple[str, ...], suffix: str) -> list[Path]:
+    """The ``suffix`` files of the first of ``names`` that exists, else of ``raw_dir``."""
     for name in names:
         if (raw_dir / name).is_dir():
-            return raw_dir / name
-    if any(raw_dir.glob(f"*{suffix}")):
-        return raw_dir
-    raise PipelineError(f"{raw_dir}: no {suffix} files (looked in {', '.join(names)} and itself)")
+            return list_inputs(raw_dir / name, [suffix])
+    files = list_inputs(raw_dir, [suffix])
+    if not files:
+        raise PipelineError(f"{raw_dir}: no {suffix} files (looked in {', '.join(names)} and "
+                            "itself)")
+    return files
 
 
 def pairing_key(stem: str) -> str:
@@ -62,8 +85,9 @@ def find_pairs(raw_dir, *, strict: bool = False) -> dict[str, tuple[Path, Path]]
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise PipelineError(f"{raw_dir}: no such directory")
-    wavs = {pairing_key(p.stem): p for p in _find_dir(raw_dir, SPEECH_DIRS, ".wav").glob("*.wav")}
-    bvhs = {pairing_key(p.stem): p for p in _find_dir(raw_dir, MOTION_DIRS, ".bvh").glob("*.bvh")}
+    complete_interrupted_commit(raw_dir)  # e.g. make_demo_dataset.py killed while committing
+    wavs = {pairing_key(p.stem): p for p in _find_files(raw_dir, SPEECH_DIRS, ".wav")}
+    bvhs = {pairing_key(p.stem): p for p in _find_files(raw_dir, MOTION_DIRS, ".bvh")}
     unpaired = [wavs[k] for k in wavs.keys() - bvhs.keys()]
     unpaired += [bvhs[k] for k in bvhs.keys() - wavs.keys()]
     for path in sorted(unpaired):
@@ -98,7 +122,8 @@ def split_keys(keys: list[str], *, method: str = "ratio", ratios=(0.8, 0.1, 0.1)
     if method != "ratio":
         raise PipelineError(f"unknown split method {method!r} (use ratio or iva19)")
     ratios = np.asarray(ratios, dtype=float)
-    if ratios.shape != (3,) or (ratios < 0).any() or ratios.sum() <= 0:
+    if ratios.shape != (3,) or not np.isfinite(ratios).all() or (ratios < 0).any() \
+            or ratios.sum() <= 0:
         raise PipelineError(f"--ratios needs three non-negative numbers, got {ratios.tolist()}")
     order = [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))]
     n = len(keys)
@@ -111,6 +136,41 @@ def split_keys(keys: list[str], *, method: str = "ratio", ratios=(0.8, 0.1, 0.1)
     return {s: sorted(v) for s, v in parts.items()}
 
 
+def check_pair(pair: tuple[Path, Path]) -> dict:
+    """Read one pair in full; the facts the cross-file checks need.
+
+    Returns
+    -------
+    dict
+        ``bvh``, ``skeleton``, ``warning`` (durations that differ, or ``None``).
+
+    Raises
+    ------
+    PipelineError
+        The first problem of the pair.
+    """
+    wav, bvh = pair
+    errors: list[PipelineError] = []
+    loaded = attempt(errors, audio.load_audio, wav)
+    motion = attempt(errors, read_bvh, bvh)
+    if errors:
+        raise PipelineErrors(errors)
+    signal, sr = loaded
+    if motion.n_frames < 2:
+        raise PipelineError(f"{bvh}: needs at least 2 frames, found {motion.n_frames}")
+    gap = abs(len(signal) / sr - motion.duration)
+    warning = None
+    if gap > DURATION_TOLERANCE:
+        warning = (f"{wav}: audio lasts {len(signal) / sr:.2f} s but {bvh} lasts "
+                   f"{motion.duration:.2f} s")
+    return {"bvh": bvh, "skeleton": motion.skeleton, "warning": warning}
+
+
+def check_pairs(pairs: dict[str, tuple[Path, Path]], *, workers: int | None = None) -> None:
+    """The validation pass (:func:`data_processing.validation.validate_all`) over the pairs."""
+    validate_all(check_pair, list(pairs.values()), workers=workers, desc="checking")
+
+
 def add_noise(src: Path, dst: Path, *, level: float, rng: np.random.Generator) -> None:
     """Write a copy of ``src`` with white noise of peak ``level`` mixed in (atomically)."""
     info = soundfile.info(src)
@@ -121,37 +181,64 @@ def add_noise(src: Path, dst: Path, *, level: float, rng: np.random.Generator) -
 
 
 def prepare(raw_dir, data_dir, *, split: str = "ratio", ratios=(0.8, 0.1, 0.1),
-            augment_noise: bool = False, seed: int = 0, strict: bool = False) -> dict:
-    """Pair, split and copy the recordings; write the ``gg-*.csv`` tables. Returns the split."""
-    data_dir = Path(data_dir)
+            augment_noise: bool = False, seed: int = 0, strict: bool = False,
+            check: bool = True, write: bool = True, workers: int | None = None) -> dict:
+    """Pair, check, split and copy the recordings; write the ``gg-*.csv`` tables.
+
+    Parameters
+    ----------
+    check : bool
+        Run :func:`check_pairs` first (nothing is written when a pair is bad).
+    write : bool
+        ``False``: stop after the check (``--check``).
+
+    Returns
+    -------
+    dict
+        Keys per split.
+    """
+    check_range("--seed", seed, 0)
+    check_range("--workers", workers, 1, 1024)
     pairs = find_pairs(raw_dir, strict=strict)
     splits = split_keys(list(pairs), method=split, ratios=ratios, seed=seed)
     if not splits["train"]:
         raise PipelineError(f"{raw_dir}: no file falls in the train split")
-    rng = np.random.default_rng(seed)
-    for name, keys in splits.items():
-        rows = []
-        with atomic_path(data_dir / name) as tmp:
-            (tmp / "inputs").mkdir(parents=True)
-            (tmp / "labels").mkdir()
-            for key in keys:
-                wav, bvh = pairs[key]
-                shutil.copyfile(wav, tmp / "inputs" / wav.name)
-                shutil.copyfile(bvh, tmp / "labels" / bvh.name)
-                rows.append((wav.name, bvh.name))
-                if augment_noise and name == "train":
-                    add_noise(wav, tmp / "inputs" / f"n{wav.name}", level=NOISE_LEVEL, rng=rng)
-                    rows.append((f"n{wav.name}", bvh.name))
-        table = pd.DataFrame(
-            {
-                "wav_filename": [f"{name}/inputs/{w}" for w, _ in rows],
-                "wav_filesize": [(data_dir / name / "inputs" / w).stat().st_size for w, _ in rows],
-                "bvh_filename": [f"{name}/labels/{b}" for _, b in rows],
-            }
-        )
-        with atomic_path(data_dir / f"gg-{name}.csv") as tmp:
-            table.to_csv(tmp, index=False)
+    if check:
+        selected = {k for keys in splits.values() for k in keys}
+        check_pairs({k: pair for k, pair in pairs.items() if k in selected}, workers=workers)
+    if not write:
+        return splits
+    data_dir = Path(data_dir)
+    tables = [f"gg-{name}.csv" for name in SPLITS]
+    with directory_lock(data_dir, "prepare_data.py"), \
+            staged_outputs(data_dir, last=tables) as stage:
+        rng = np.random.default_rng(seed)
+        for name, keys in splits.items():
+            _write_split(stage, name, [pairs[k] for k in keys],
+                         augment_noise=augment_noise and name == "train", rng=rng)
     return splits
+
+
+def _write_split(out: Path, name: str, pairs: list[tuple[Path, Path]], *, augment_noise: bool,
+                 rng: np.random.Generator) -> None:
+    """``out/<name>/{inputs,labels}`` and ``out/gg-<name>.csv`` (paths relative to ``out``)."""
+    (out / name / "inputs").mkdir(parents=True)
+    (out / name / "labels").mkdir()
+    rows = []
+    for wav, bvh in pairs:
+        shutil.copyfile(wav, out / name / "inputs" / wav.name)
+        shutil.copyfile(bvh, out / name / "labels" / bvh.name)
+        rows.append((wav.name, bvh.name))
+        if augment_noise:
+            add_noise(wav, out / name / "inputs" / f"n{wav.name}", level=NOISE_LEVEL, rng=rng)
+            rows.append((f"n{wav.name}", bvh.name))
+    table = pd.DataFrame({
+        "wav_filename": [f"{name}/inputs/{w}" for w, _ in rows],
+        "wav_filesize": [(out / name / "inputs" / w).stat().st_size for w, _ in rows],
+        "bvh_filename": [f"{name}/labels/{b}" for _, b in rows],
+    })
+    with atomic_path(out / f"gg-{name}.csv") as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -168,6 +255,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="add a white-noise copy of every train recording (IVA'19)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and the noise")
     parser.add_argument("--strict", action="store_true", help="fail on unpaired files")
+    parser.add_argument("--check", action="store_true",
+                        help="only read and check every pair, list all bad files; write nothing")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parallel processes for the check (default: all cores)")
     return parser.parse_args(argv)
 
 
@@ -175,7 +266,11 @@ def main(argv=None) -> int:
     """Run the step."""
     args = parse_args(argv)
     splits = prepare(args.raw_dir, args.data_dir, split=args.split, ratios=args.ratios,
-                     augment_noise=args.augment_noise, seed=args.seed, strict=args.strict)
+                     augment_noise=args.augment_noise, seed=args.seed, strict=args.strict,
+                     write=not args.check, workers=args.workers)
+    if args.check:
+        print(f"checked {sum(len(k) for k in splits.values())} pairs: all good")
+        return 0
     for name, keys in splits.items():
         print(f"{name}: {len(keys)} pairs -> {Path(args.data_dir) / f'gg-{name}.csv'}")
     return 0

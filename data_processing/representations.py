@@ -9,18 +9,17 @@
 
 Positions everywhere are ``(T, J, 3)`` arrays in the BVH's units, joints in skeleton order.
 Motion *files* (predictions, exports) hold one of :data:`ARRAY_KINDS`, positions ``(T, 3 J)``
-included; the width of a row tells which (:func:`array_kind`, :func:`load_vectors`).
+included; the width of a row tells which (:func:`array_kind`). They are read and written by
+:mod:`data_processing.motion`.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
 from data_processing import rotations
 from data_processing.bvh import BVHMotion, Skeleton
-from data_processing.files import PipelineError, load_array
+from data_processing.files import PipelineError
 from data_processing.kinematics import forward_kinematics
 
 REPRESENTATIONS = ("pos_vel", "rot6d")  # what datasets store
@@ -45,9 +44,14 @@ def strip_velocity(vectors: np.ndarray) -> np.ndarray:
 
 def rot6d_vector(motion: BVHMotion) -> np.ndarray:
     """A motion's ``rot6d`` vector ``(T, 6 R + 3)``."""
-    skel = motion.skeleton
-    rot6d = rotations.matrix_to_rot6d(motion.local_rotations()[:, skel.rotating])
-    return np.concatenate([rot6d.reshape(motion.n_frames, -1), motion.root_translation()], axis=1)
+    return rot6d_from_rotations(motion.local_rotations(), motion.root_translation(),
+                                motion.skeleton)
+
+
+def rot6d_from_rotations(local: np.ndarray, root: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Local rotations ``(T, J, 3, 3)`` and root translation ``(T, 3)`` to ``(T, 6 R + 3)``."""
+    rot6d = rotations.matrix_to_rot6d(local[:, skeleton.rotating])
+    return np.concatenate([rot6d.reshape(len(local), -1), root], axis=1)
 
 
 def rot6d_size(skeleton: Skeleton) -> int:
@@ -78,12 +82,6 @@ def rot6d_to_rotations(vectors: np.ndarray, skeleton: Skeleton) -> tuple[np.ndar
         vectors[:, : 6 * n_rot].reshape(len(vectors), n_rot, 6)
     )
     return local, vectors[:, 6 * n_rot : 6 * n_rot + 3]
-
-
-def rot6d_to_motion(vectors: np.ndarray, skeleton: Skeleton, fps: float) -> BVHMotion:
-    """``rot6d`` vectors to a :class:`BVHMotion` on ``skeleton``."""
-    local, root = rot6d_to_rotations(vectors, skeleton)
-    return BVHMotion.from_rotations(skeleton, local, root, 1.0 / fps)
 
 
 def array_widths(skeleton: Skeleton) -> dict[str, int]:
@@ -145,33 +143,6 @@ def array_kind(width: int, skeleton: Skeleton | None, *, source: str = "motion",
     return kinds[0]
 
 
-def load_vectors(path, skeleton: Skeleton | None, *, representation: str = "auto",
-                 preferred: str | None = None) -> tuple[np.ndarray, str]:
-    """Read a motion array (``.npy``/``.txt``, one row per frame) and tell its kind.
-
-    ``(T, J, 3)`` arrays are taken as positions and flattened to ``(T, 3 J)``; see
-    :func:`array_kind` for the other parameters.
-
-    Returns
-    -------
-    vectors : np.ndarray [shape=(T, D), dtype=float64]
-    kind : str
-        One of :data:`ARRAY_KINDS`.
-    """
-    path = Path(path)
-    array = load_array(path)
-    if array.ndim == 3 and array.shape[-1] == 3:
-        array = array.reshape(len(array), -1)
-    if array.ndim != 2 or len(array) < 1:
-        raise PipelineError(f"{path}: expected a (frames, values) array, found shape "
-                            f"{array.shape}")
-    if not np.isfinite(array).all():
-        raise PipelineError(f"{path}: contains NaN or infinite values")
-    kind = array_kind(array.shape[1], skeleton, source=str(path), representation=representation,
-                      preferred=preferred)
-    return array.astype(np.float64), kind
-
-
 def to_positions(vectors: np.ndarray, skeleton: Skeleton, kind: str) -> np.ndarray:
     """Motion arrays ``(T, D)`` to positions ``(T, J, 3)``.
 
@@ -185,9 +156,63 @@ def to_positions(vectors: np.ndarray, skeleton: Skeleton, kind: str) -> np.ndarr
     kind = array_kind(vectors.shape[1], skeleton, preferred=kind)
     if kind == "rot6d":
         local, root = rot6d_to_rotations(vectors, skeleton)
-        shape = (len(vectors), skeleton.n_joints, 3)
-        translations = np.broadcast_to(skeleton.offsets, shape).copy()
-        translations[:, skeleton.root] = root
-        return forward_kinematics(skeleton.parents, local, translations, levels=skeleton.levels)
+        return forward_kinematics(skeleton.parents, local, skeleton.translations(root),
+                                  levels=skeleton.levels)
     flat = strip_velocity(vectors) if kind == "pos_vel" else vectors
     return flat.reshape(len(flat), -1, 3)
+
+
+# --------------------------------------------------------------------------------------------
+# Bone directions (the FGD feature; TED Gesture's and HA2G's direction vectors)
+
+MIN_BONE_LENGTH = 1e-6  # rest length (file units) below which a bone has no direction
+
+
+def skeleton_bones(skeleton: Skeleton, joints=None) -> tuple[list[str], list[list[str]]]:
+    """Joints and bones of the bone-direction feature (:func:`bone_directions`) on a skeleton.
+
+    Parameters
+    ----------
+    skeleton : Skeleton
+    joints : list of str, optional
+        Joints to use (default: all). Each joint is joined to its nearest used ancestor;
+        bones whose rest length is below :data:`MIN_BONE_LENGTH` are left out.
+
+    Returns
+    -------
+    joints : list of str
+        The joints, in skeleton order.
+    bones : list of [str, str]
+        ``[parent, child]`` names.
+    """
+    names = list(skeleton.names)
+    wanted = names if joints is None else list(joints)
+    unknown = [j for j in wanted if j not in names]
+    if unknown:
+        raise PipelineError(f"no joint(s) {', '.join(unknown)} in the skeleton "
+                            f"(it has {', '.join(names)})")
+    used = [n for n in names if n in set(wanted)]
+    rest = skeleton.rest_positions()
+    bones = []
+    for child in used:
+        parent = skeleton.parents[names.index(child)]
+        while parent >= 0 and names[parent] not in used:
+            parent = skeleton.parents[parent]
+        c = names.index(child)
+        if parent >= 0 and np.linalg.norm(rest[c] - rest[parent]) > MIN_BONE_LENGTH:
+            bones.append([names[parent], child])
+    if not bones:
+        raise PipelineError(f"no bones between the joints {', '.join(used)}")
+    return used, bones
+
+
+def bone_directions(positions: np.ndarray, parents: np.ndarray, children: np.ndarray,
+                    eps: float = 1e-8) -> np.ndarray:
+    """Unit direction of every bone ``(..., B, 3)`` from positions ``(..., J, 3)``.
+
+    ``parents`` and ``children`` index the joints of each bone; a bone of zero length in a
+    frame gets the zero vector.
+    """
+    vectors = positions[..., children, :] - positions[..., parents, :]
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, eps)

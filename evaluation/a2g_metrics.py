@@ -1,56 +1,55 @@
-"""Score Audio2Gestures runs in the paper's form: L1, PCK, Diversity, Multimodality.
+"""The Audio2Gestures table: L1, PCK, Diversity, Multimodality of sampled predictions.
 
 Usage::
 
-    python evaluation/a2g_metrics.py DATA_DIR RUN_DIR [RUN_DIR ...] --out results/a2g_table
-        [--split test] [--runs 5] [--samples 20] [--delta 0.2] [--seed 0] [--modes SIDECAR]
+    python evaluation/a2g_metrics.py DATA_DIR --out results/a2g_table
+        --method NAME PRED_DIR [PRED_DIR ...] [--method NAME PRED_DIR [PRED_DIR ...] ...]
+        [--split test] [--delta 0.2] [--modes SIDECAR]
 
-For every run and every sampling run ``r`` (``--runs``), each file of the split gets
-``--samples`` motions. Sample 0 of each file is the run's generated motion: **L1** (mean over
-frames and joints of the L1 norm of the 3-D error, dataset units, e.g. cm), **PCK** (fraction of
-joints within ``delta`` of the truth, where ``delta`` is in units of the skeleton's *body
-scale*: the largest distance between two joints of the rest pose, so ``0.2`` is 32 cm on the
-demo speaker) and **Diversity** (mean L1 distance between all non-overlapping 50-frame clips of
-the split's motions). **Multimodality** is the mean L1 distance between the ``--samples``
-motions of one file, averaged over files. The table gives "average (best)" over the sampling
-runs (best: lowest L1, highest of the others), as the paper's Table 2, and a ground-truth row
-(the real motions' Diversity). Positions include the root translation.
+A method is an Audio2Gestures variant; each of its ``PRED_DIR`` is one *sampling run*: the
+held-out predictions ``predict.py RUN DATA_DIR/SPLIT/inputs PRED_DIR --format npy --samples N
+--seed K`` writes, one ``<id>.npy`` of shape ``(N, T, D)`` per held-out file (a different
+``--seed`` per run). Every run is scored with the ``a2g`` protocol of
+:mod:`evaluation.scoring` (global positions, root translation included): sample 0 of each file
+gives **L1**, **PCK** (``delta`` body scales, :func:`evaluation.metrics.body_scale`: 0.2 is
+32 cm on the demo speaker) and **Diversity**; the ``N`` samples of a file give
+**Multimodality**. The table gives "average (best)" over the sampling runs (best: lowest L1,
+highest of the others), as the paper's Table 2, and a ground-truth row (its Diversity).
 
 ``--modes SIDECAR`` (demo speaker only) adds **Modes**: the number of distinct hidden gesture
 modes (right, left, both) that the samples of each phrase show, averaged over phrases
 (:func:`data_processing.demo_speaker.gesture_mode`); a model that averages shows 1.
 
-Writes ``OUT.md`` and ``OUT.csv``; the metric math is in :mod:`evaluation.metrics`.
+Writes ``OUT.md`` and ``OUT.csv`` (:mod:`evaluation.tables`).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.spatial.distance import pdist
 
 from data_processing.bvh import Skeleton
-from data_processing.dataset import DatasetMeta
 from data_processing.demo_speaker import gesture_mode
-from data_processing.files import PipelineError, atomic_path, read_json, run_cli
-from data_processing.kinematics import forward_kinematics
-from evaluation.metrics import diversity, l1, multimodality, pck
-from gesture_vae.sample import Sampler
+from data_processing.files import PipelineError, read_json, run_cli
+from data_processing.motion import motion_id
+from evaluation import metrics
+from evaluation.scoring import (
+    COLUMNS,
+    TRUTH,
+    Method,
+    Reference,
+    build_reference,
+    load_method,
+    score_method,
+    summarise,
+    truth_row,
+)
+from evaluation.tables import markdown_table, write_frame
 
 METRICS = ("l1", "pck", "diversity", "multimodality", "modes")
-LOWER_IS_BETTER = {"l1"}
-TITLES = {"l1": "L1", "pck": "PCK", "diversity": "Diversity", "multimodality": "Multimodality",
-          "modes": "Modes"}
-
-
-def body_scale(skeleton: Skeleton) -> float:
-    """Largest distance between two joints of the rest pose (identity rotations), in units."""
-    rest = np.broadcast_to(np.eye(3), (skeleton.n_joints, 3, 3))
-    positions = forward_kinematics(skeleton.parents, rest, skeleton.offsets)
-    return float(pdist(positions).max())
+TITLES = {**{key: title for key, (title, _) in COLUMNS.items()}, "modes": "Modes"}
 
 
 def phrase_modes(samples: np.ndarray, phrases: list[dict], fps: float,
@@ -76,129 +75,81 @@ def phrase_modes(samples: np.ndarray, phrases: list[dict], fps: float,
     return counts
 
 
-def evaluate(sampler: Sampler, meta: DatasetMeta, split: str = "test", *, runs: int = 5,
-             samples: int = 20, delta: float = 0.2, seed: int = 0,
-             sidecar: dict | None = None) -> pd.DataFrame:
-    """One row of metrics per sampling run (columns :data:`METRICS`, ``modes`` if sidecar).
+def mean_modes(method: Method, reference: Reference, sidecar: dict) -> float:
+    """Distinct modes per phrase (:func:`phrase_modes`), averaged over the phrases of every file."""
+    counts = []
+    for truth, samples in zip(reference.truth, method.samples):
+        phrases = sidecar["files"][motion_id(truth.stem)]["phrases"]
+        counts += phrase_modes(samples, phrases, reference.fps, truth.skeleton)
+    return float(np.mean(counts))
 
-    Parameters
-    ----------
-    sampler : Sampler
-        The run to score.
-    meta : DatasetMeta
-        The dataset (its ``split`` sequences give the audio and the true positions).
-    split : str
-        Held-out split to score.
-    runs : int >= 1
-        Sampling runs (seeds ``[seed, r]``).
-    samples : int >= 2
-        Motions per file and run (Multimodality).
-    delta : float
-        PCK threshold in body scales (:func:`body_scale`).
-    seed : int
-        Base seed.
-    sidecar : dict, optional
-        ``hidden_modes.json`` of the demo speaker, for the Modes column.
-    """
-    if runs < 1 or samples < 2:
-        raise PipelineError(f"need --runs >= 1 and --samples >= 2, got {runs} and {samples}")
-    ids = meta.splits.get(split) or []
-    if not ids:
-        raise PipelineError(f"{meta.root}: the {split} split has no sequences")
-    sequences = [meta.sequence(split, seq_id) for seq_id in ids]
-    truths = [s["positions"].reshape(len(s["positions"]), -1, 3) for s in sequences]
-    threshold = delta * body_scale(meta.skeleton)
+
+def evaluate_runs(name: str, pred_dirs, data_dir, reference: Reference, *,
+                  sidecar: dict | None = None) -> pd.DataFrame:
+    """One row of metrics per sampling run (columns :data:`METRICS`, ``modes`` with a sidecar)."""
     rows = []
-    for r in range(runs):
-        seeds = np.random.SeedSequence([seed, r]).generate_state(len(ids))
-        generated = [sampler.generate(s["audio"], samples=samples, seed=int(k)).positions
-                     for s, k in zip(sequences, seeds)]
-        row = {"run": r,
-               "l1": np.mean([l1(g[0], t) for g, t in zip(generated, truths)]),
-               "pck": np.mean([pck(g[0], t, threshold) for g, t in zip(generated, truths)]),
-               "diversity": diversity([g[0] for g in generated]),
-               "multimodality": np.mean([multimodality(g) for g in generated])}
+    for pred_dir in pred_dirs:
+        method = load_method(name, pred_dir, data_dir, reference)
+        if len(method.samples[0]) < 2:
+            raise PipelineError(f"{pred_dir}: one sample per file; Multimodality needs "
+                                "predict.py --samples N with N >= 2")
+        row = score_method(method, reference)
         if sidecar is not None:
-            row["modes"] = np.mean([c for seq_id, g in zip(ids, generated) for c in phrase_modes(
-                g, sidecar["files"][seq_id]["phrases"], meta.fps, meta.skeleton)])
+            row["modes"] = mean_modes(method, reference, sidecar)
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["samples"] = len(method.samples[0])
+    return frame
 
 
-def summarise(frame: pd.DataFrame) -> dict[str, float]:
-    """``<metric>_avg`` and ``<metric>_best`` over the sampling runs."""
-    out = {}
-    for metric in METRICS:
-        if metric in frame:
-            values = frame[metric]
-            out[f"{metric}_avg"] = float(values.mean())
-            out[f"{metric}_best"] = float(values.min() if metric in LOWER_IS_BETTER
-                                          else values.max())
-    return out
-
-
-def ground_truth_row(meta: DatasetMeta, split: str) -> dict[str, float]:
-    """The real motions as a table row: L1 0, PCK 1 and their Diversity."""
-    truths = [s["positions"].reshape(len(s["positions"]), -1, 3) for s in meta.sequences(split)]
-    value = diversity(truths)
-    return {"l1_avg": 0.0, "l1_best": 0.0, "pck_avg": 1.0, "pck_best": 1.0,
-            "diversity_avg": value, "diversity_best": value}
-
-
-def write_table(rows: dict[str, dict], out, *, caption: str) -> tuple[Path, Path]:
-    """Write ``OUT.csv`` (numbers) and ``OUT.md`` ("avg (best)" cells) for named rows."""
-    out = Path(out)
-    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant")
-    with atomic_path(out.with_suffix(".csv")) as tmp:
-        frame.to_csv(tmp, float_format="%.4f")
-    metrics = [m for m in METRICS if f"{m}_avg" in frame]
-    lines = ["| variant | " + " | ".join(TITLES[m] for m in metrics) + " |",
-             "|---|" + "---|" * len(metrics)]
-    for name, row in frame.iterrows():
-        cells = ["-" if pd.isna(row[f"{m}_avg"]) else
-                 f"{row[f'{m}_avg']:.3f} ({row[f'{m}_best']:.3f})" for m in metrics]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    with atomic_path(out.with_suffix(".md")) as tmp:
-        tmp.write_text(caption + "\n\n" + "\n".join(lines) + "\n")
-    return out.with_suffix(".md"), out.with_suffix(".csv")
+def markdown(frame: pd.DataFrame, caption: str) -> str:
+    """The table with "avg (best)" cells (``-`` for what a row lacks), under ``caption``."""
+    shown = [m for m in METRICS if f"{m}_avg" in frame]
+    rows = [[str(name), *("-" if pd.isna(row[f"{m}_avg"]) else
+                          f"{row[f'{m}_avg']:.3f} ({row[f'{m}_best']:.3f})" for m in shown)]
+            for name, row in frame.iterrows()]
+    return caption + "\n\n" + markdown_table(["variant", *(TITLES[m] for m in shown)], rows)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_dir", help="dataset directory the runs were trained on")
-    parser.add_argument("run_dirs", nargs="+", help="Audio2Gestures run directories (one row each)")
+    parser.add_argument("data_dir", help="dataset the runs were trained on")
+    parser.add_argument("--method", nargs="+", action="append", required=True,
+                        metavar="NAME PRED_DIR", help="a variant's name and its sampling runs "
+                        "(one predict.py output directory each)")
     parser.add_argument("--out", required=True, help="table path without suffix (.md and .csv)")
     parser.add_argument("--split", default="test", help="held-out split to score (default test)")
-    parser.add_argument("--runs", type=int, default=5, help="sampling runs (paper: 20; default 5)")
-    parser.add_argument("--samples", type=int, default=20,
-                        help="motions per file for Multimodality (default 20)")
-    parser.add_argument("--delta", type=float, default=0.2,
-                        help="PCK threshold in body scales (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="base seed of the sampling runs")
+    parser.add_argument("--delta", type=float, default=metrics.PCK_DELTA,
+                        help="PCK threshold in body scales (default %(default)s)")
     parser.add_argument("--modes", help="demo speaker's hidden_modes.json: add the Modes column")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    short = [m[0] for m in args.method if len(m) < 2]
+    if short:
+        parser.error(f"--method {short[0]}: give the name and at least one PRED_DIR")
+    return args
 
 
 def main(argv=None) -> int:
     """Run the step."""
     args = parse_args(argv)
-    meta = DatasetMeta.load(args.data_dir)
+    reference = build_reference(f"{args.data_dir}:{args.split}", protocol="a2g",
+                                delta=args.delta)
     sidecar = read_json(args.modes) if args.modes else None
-    rows = {"ground truth": ground_truth_row(meta, args.split)}
-    for run_dir in args.run_dirs:
-        sampler = Sampler.load(run_dir)
-        name = sampler.run.config.variant
-        rows[name] = summarise(evaluate(sampler, meta, args.split, runs=args.runs,
-                                        samples=args.samples, delta=args.delta, seed=args.seed,
-                                        sidecar=sidecar))
+    rows, samples = {TRUTH: summarise(pd.DataFrame([truth_row(reference)]))}, set()
+    for name, *pred_dirs in args.method:
+        runs = evaluate_runs(name, pred_dirs, args.data_dir, reference, sidecar=sidecar)
+        rows[name], samples = summarise(runs), samples | {runs.attrs["samples"]}
         print(name, " ".join(f"{k}={v:.4g}" for k, v in rows[name].items()))
+    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant")
+    runs = "/".join(map(str, sorted({len(dirs) for _, *dirs in args.method})))
+    samples = "/".join(map(str, sorted(samples)))
     caption = (f"Audio2Gestures on `{args.data_dir}` ({args.split} split): average (best) over "
-               f"{args.runs} sampling runs, {args.samples} samples per file. L1 and the distances "
-               "of Diversity and Multimodality in the dataset's position units (cm for the demo "
-               f"speaker); PCK at {args.delta:g} body scale "
-               f"({args.delta * body_scale(meta.skeleton):.1f} units).")
-    md, csv = write_table(rows, args.out, caption=caption)
+               f"{runs} sampling runs, {samples} samples per file. L1 and the distances of "
+               "Diversity and Multimodality in the dataset's position units "
+               f"(cm for the demo speaker); PCK at {args.delta:g} body scale "
+               f"({reference.threshold:.1f} units).")
+    md, csv = write_frame(frame, args.out, markdown(frame, caption), float_format="%.4f")
     print(f"wrote {md} and {csv}")
     return 0
 

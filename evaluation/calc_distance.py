@@ -21,7 +21,8 @@ import numpy as np
 
 from data_processing.files import PipelineError, run_cli
 from evaluation import metrics
-from evaluation.motion_files import add_directory_args, joint_names, matched_positions, write_table
+from evaluation.iva19_cli import add_directory_args, joint_names, matched_positions
+from evaluation.tables import write_table
 
 MEASURES = {"velocity": (metrics.speed, 1), "acceleration": (metrics.acceleration_norms, 2)}
 

@@ -6,7 +6,7 @@ Usage::
         [--out result] [--skeleton DATA_DIR/skeleton.json] [--units cm]
 
 Compares ``PREDICTED/NAME/<id>.txt`` with ``ORIGINAL/<id>.txt`` (matched by id, see
-:mod:`evaluation.motion_files`), each pair truncated to the shorter, and writes
+:mod:`evaluation.iva19_cli`), each pair truncated to the shorter, and writes
 ``OUT/NAME/ape.csv`` (or ``mae.csv``): one row per id and an ``Average`` row, one column per
 joint, in the positions' units. Prints ``APE: x.xx cm`` (for each NAME).
 """
@@ -20,7 +20,8 @@ import numpy as np
 
 from data_processing.files import run_cli
 from evaluation import metrics
-from evaluation.motion_files import add_directory_args, joint_names, matched_positions, write_table
+from evaluation.iva19_cli import add_directory_args, joint_names, matched_positions
+from evaluation.tables import write_table
 
 METRICS = {"ape": metrics.ape, "mae": metrics.mae}
 DESCRIPTIONS = {"ape": "average position error (Euclidean distance)",

@@ -20,7 +20,8 @@ import numpy as np
 
 from data_processing.files import run_cli
 from evaluation import metrics
-from evaluation.motion_files import add_directory_args, joint_names, matched_positions, write_table
+from evaluation.iva19_cli import add_directory_args, joint_names, matched_positions
+from evaluation.tables import write_table
 
 MEASURES = {"jerk": (metrics.jerk, "aj", 3), "acceleration": (metrics.acceleration, "aa", 2)}
 

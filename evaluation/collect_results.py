@@ -22,9 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from data_processing.files import PipelineError, atomic_path, run_cli
-from evaluation.hellinger import OUTPUT as HELLINGER
-from evaluation.motion_files import read_table
-from evaluation.tables import append_csv
+from evaluation.tables import HELLINGER_TABLE as HELLINGER
+from evaluation.tables import append_csv, markdown_table, read_table
 
 METRICS = ("ape", "mae", "aa", "aj")
 
@@ -52,7 +51,7 @@ def result_row(result_dir, name: str, labels: dict) -> dict:
     return row
 
 
-def markdown_table(table: pd.DataFrame) -> str:
+def results_markdown(table: pd.DataFrame) -> str:
     """Rows as a markdown table (numbers to 3 decimals), plus the ground-truth AA/AJ row."""
     shown = table.drop(columns=[c for c in table.columns if c.endswith(" original")])
     rows = [[_cell(v) for v in row] for row in shown.itertuples(index=False)]
@@ -60,9 +59,7 @@ def markdown_table(table: pd.DataFrame) -> str:
         truth = {"AA": table["AA original"].mean(), "AJ": table["AJ original"].mean()}
         rows.append([_cell(truth[c]) if c in truth else ("ground truth" if i == 0 else "")
                      for i, c in enumerate(shown.columns)])
-    lines = ["| " + " | ".join(shown.columns) + " |",
-             "|" + "|".join("---" for _ in shown.columns) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+    return markdown_table(list(shown.columns), rows)
 
 
 def _cell(value) -> str:
@@ -121,7 +118,7 @@ def main(argv=None) -> int:
         print(", ".join(f"{k}={v}" for k, v in row.items()))
         return 0
     table = build_table(args.result_dir, args.labels_csv)
-    text = markdown_table(table)
+    text = results_markdown(table)
     if args.title:
         text = f"# {args.title}\n\n{text}"
     with atomic_path(args.out_csv) as tmp:

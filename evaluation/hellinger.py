@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data_processing.files import PipelineError, run_cli
+from data_processing.files import PipelineError, is_temporary, run_cli
 from evaluation import metrics
-from evaluation.motion_files import read_table, write_table
-
-OUTPUT = "hellinger_distances.csv"
+from evaluation.tables import HELLINGER_TABLE as OUTPUT
+from evaluation.tables import read_table, write_table
 
 
 def histogram(path: Path, joints: list[str]) -> np.ndarray:
@@ -41,8 +40,8 @@ def hellinger_distances(result_dir, filename: str, names: list[str] | None = Non
     result_dir = Path(result_dir)
     original = histogram(result_dir / "original" / filename, list(joints))
     if names is None:
-        names = sorted(p.name for p in result_dir.iterdir()
-                       if p.name != "original" and (p / filename).is_file())
+        names = sorted(p.name for p in result_dir.iterdir() if not is_temporary(p)
+                       and p.name != "original" and (p / filename).is_file())
     if not names:
         raise PipelineError(f"{result_dir}: no model directory holds {filename}")
     distances = {}

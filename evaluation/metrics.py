@@ -8,7 +8,8 @@ become "per second" when ``fps`` is given.
 =====================  ==================================================================
 IVA'19                 :func:`ape`, :func:`mae`, :func:`jerk`, :func:`acceleration`,
                        :func:`speed_histogram`, :func:`hellinger`
-Audio2Gestures         :func:`l1`, :func:`pck`, :func:`diversity`, :func:`multimodality`
+Audio2Gestures         :func:`l1`, :func:`pck` (threshold :data:`PCK_DELTA` times
+                       :func:`body_scale`), :func:`diversity`, :func:`multimodality`
 HA2G / BEAT            :func:`frechet_distance`, :func:`beat_alignment`, :func:`l1_div`
 =====================  ==================================================================
 """
@@ -21,6 +22,11 @@ import numpy as np
 from scipy import linalg
 from scipy.signal import argrelextrema
 from scipy.spatial.distance import pdist
+
+from data_processing.bvh import Skeleton
+
+PCK_DELTA = 0.2  # PCK threshold in body scales (Audio2Gestures)
+DIVERSITY_CLIP = 50  # frames per Diversity clip (Audio2Gestures)
 
 
 def _positions(x: np.ndarray) -> np.ndarray:
@@ -132,8 +138,16 @@ def l1(predicted: np.ndarray, truth: np.ndarray) -> float:
     return l1_distance(predicted, truth)
 
 
+def body_scale(skeleton: Skeleton) -> float:
+    """Largest distance between two joints of the rest pose, in the skeleton's units."""
+    return float(pdist(skeleton.rest_positions()).max())
+
+
 def pck(predicted: np.ndarray, truth: np.ndarray, threshold: float) -> float:
-    """Percentage of correct keypoints: fraction of joints closer than ``threshold`` (units)."""
+    """Percentage of correct keypoints: fraction of joints closer than ``threshold`` (units).
+
+    The Audio2Gestures threshold is ``PCK_DELTA * body_scale(skeleton)``.
+    """
     predicted, truth = _pair(predicted, truth)
     return float((np.linalg.norm(predicted - truth, axis=-1) < threshold).mean())
 
@@ -162,7 +176,7 @@ def _mean_pairwise_l1(items: np.ndarray) -> float:
     return float(pdist(items.reshape(len(items), -1), metric="cityblock").mean() / frames_joints)
 
 
-def diversity(motions: list[np.ndarray], clip_length: int = 50) -> float:
+def diversity(motions: list[np.ndarray], clip_length: int = DIVERSITY_CLIP) -> float:
     """Audio2Gestures Diversity: mean L1 distance between all non-overlapping clips (units).
 
     Parameters

@@ -1,6 +1,6 @@
 """Configuration of an Audio2Gestures run: one documented dataclass, the variants, the presets.
 
-The defaults are the paper's and the official code's (``shared/PEERS.md`` section 2): channel
+The defaults are those of the paper (Li et al., ICCV 2021) and its official code: channel
 lists of the three TCNs, 16-dimensional shared and motion-specific codes, loss weights, Adam
 1e-4, batch 32, crops of 64 frames. Two named presets live in :data:`PRESETS`:
 

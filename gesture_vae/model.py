@@ -16,7 +16,7 @@ positions, in metres.
 
 :class:`GestureVAE` wires the networks according to the variant (``config.VARIANTS``) and
 reports every loss term by name from :meth:`GestureVAE.compute_losses`, the interface of
-:class:`helpers.training.Trainer`.
+:class:`training.loop.Trainer`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """A trained Audio2Gestures run on disk: what training writes and what sampling reads.
 
-``RUN_DIR`` layout (besides the :class:`helpers.training.Trainer` files: ``checkpoints/``,
+``RUN_DIR`` layout (besides the :class:`training.loop.Trainer` files: ``checkpoints/``,
 ``best.weights.h5``, ``history.csv``, ``loss_curve.png``, ``logs/``)::
 
-    config.json        {"model": "audio2gestures", "config": A2GConfig, "dataset": {...}}
+    config.json        {"kind": "a2g", "format": 1, "config": A2GConfig, "dataset": {...}}
+                       (:mod:`data_processing.artifacts`)
     skeleton.json      the dataset's skeleton (BVH output, clip checks)
     stats/             audio_{mean,std}, motion_{mean,std} copied from the dataset;
                        code_{mean,std}: (n_clips, C) per-channel mean and std over time of the
@@ -20,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from data_processing.artifacts import config_path, is_artifact, read_config, write_config
 from data_processing.bvh import Skeleton
 from data_processing.dataset import DatasetMeta
-from data_processing.files import PipelineError, load_array, read_json, save_array, write_json
+from data_processing.files import PipelineError, load_array, save_array
 from gesture_vae.config import A2GConfig
 from gesture_vae.data import Normalisation
 from gesture_vae.model import GestureVAE
 
-MODEL_NAME = "audio2gestures"
+KIND = "a2g"
 WEIGHTS = "best.weights.h5"
 
 
@@ -71,13 +73,7 @@ class Run:
 
 def is_run(path) -> bool:
     """Whether ``path`` is an Audio2Gestures run directory (has its ``config.json``)."""
-    config = Path(path) / "config.json"
-    if not config.is_file():
-        return False
-    try:
-        return read_json(config).get("model") == MODEL_NAME
-    except PipelineError:
-        return False
+    return is_artifact(path, (KIND,))
 
 
 def _dataset_info(meta: DatasetMeta) -> dict:
@@ -88,8 +84,8 @@ def _dataset_info(meta: DatasetMeta) -> dict:
 
 def _differences(saved: dict, config: A2GConfig, dataset: dict) -> list[str]:
     """Names of the settings in which a saved ``config.json`` differs from a new run."""
-    if saved.get("model") != MODEL_NAME:
-        return ["model"]
+    if saved.get("kind") != KIND:
+        return ["kind"]
     previous = A2GConfig.from_dict(saved.get("config", {})).to_dict()
     changed = [k for k, v in config.to_dict().items() if previous[k] != v]
     return changed + (["dataset"] if saved.get("dataset") != dataset else [])
@@ -102,30 +98,26 @@ def create_run(run_dir, config: A2GConfig, meta: DatasetMeta) -> Run:
     than silently mixed with the new run.
     """
     root = Path(run_dir)
-    description = {"model": MODEL_NAME, "config": config.to_dict(),
-                   "dataset": _dataset_info(meta)}
-    if (root / "config.json").is_file():
-        changed = _differences(read_json(root / "config.json"), config, description["dataset"])
+    description = {"config": config.to_dict(), "dataset": _dataset_info(meta)}
+    if config_path(root).is_file():
+        changed = _differences(read_config(root), config, description["dataset"])
         if changed:
             raise PipelineError(
-                f"{root / 'config.json'}: this run directory holds another run (differs in "
+                f"{config_path(root)}: this run directory holds another run (differs in "
                 f"{', '.join(changed)}); use another RUN_DIR or delete this one"
             )
     norm = Normalisation.from_meta(meta)
     for name, value in vars(norm).items():
         save_array(root / "stats" / f"{name}.npy", value)
     meta.skeleton.save(root / "skeleton.json")
-    write_json(root / "config.json", description)
+    write_config(root, KIND, description)
     return Run(root, config, description["dataset"], meta.skeleton, norm)
 
 
 def load_run(run_dir) -> Run:
     """Read a run directory written by ``gesture_vae/train.py``."""
     root = Path(run_dir)
-    if not is_run(root):
-        raise PipelineError(f"{root}: not an Audio2Gestures run (no config.json from "
-                            "gesture_vae/train.py)")
-    description = read_json(root / "config.json")
+    description = read_config(root, (KIND,))
     norm = Normalisation(*(load_array(root / "stats" / f"{name}.npy", ndim=1)
                            for name in ("audio_mean", "audio_std", "motion_mean", "motion_std")))
     return Run(root, A2GConfig.from_dict(description["config"]), description["dataset"],

@@ -31,16 +31,16 @@ from pathlib import Path
 import numpy as np
 
 from data_processing.audio import file_features
-from data_processing.bvh import Skeleton, read_bvh, write_bvh
+from data_processing.bvh import Skeleton, read_bvh
 from data_processing.files import PipelineError, run_cli, save_array
 from data_processing.kinematics import frame_count
-from data_processing.representations import rot6d_to_motion, rot6d_vector, to_positions
+from data_processing.motion import Motion, from_vectors, save_motion
+from data_processing.representations import rot6d_vector, to_positions
 from gesture_vae.model import GestureVAE, interpolate_knots, knot_count
-from gesture_vae.run import Run, is_run, load_model
+from gesture_vae.run import KIND, Run, load_model
 
 FORMATS = ("npy", "bvh")
 BLEND = 1.0  # seconds: a hand needs about this long to move between rest and gesture space
-__all__ = ["Generated", "Insertion", "Sampler", "generate", "is_run", "write_outputs"]
 
 
 @dataclass
@@ -96,8 +96,13 @@ class Sampler:
         Per-clip mean and std of the motion-specific code; required with the split.
     """
 
+    kind = KIND
+    representation = "rot6d"
+    options = ("insert", "blend")
+
     def __init__(self, model: GestureVAE, run: Run, code_stats=None):
         self.model, self.run = model, run
+        self.path, self.skeleton = run.root, run.skeleton
         self.split = run.config.components.split
         if self.split and code_stats is None:
             raise PipelineError(f"{run.root}: the {run.config.variant} variant needs the code "
@@ -179,8 +184,22 @@ class Sampler:
         count = 1 if codes is None else len(codes)
         return np.asarray(self.model.decode(np.repeat(shared, count, axis=0), codes))
 
-    def generate(self, features: np.ndarray, *, samples: int = 1, seed: int = 0,
-                 insert: list[Insertion] | tuple = (), blend: float = BLEND) -> Generated:
+    def generate(self, speech, *, samples: int = 1, seed: int = 0, insert=(),
+                 blend: float = BLEND) -> list[Motion]:
+        """``samples`` motions for a ``.wav`` file or its features (:meth:`features`).
+
+        The family contract of :class:`helpers.families.GestureModel`; ``insert`` takes
+        :class:`Insertion` objects or their ``CLIP.bvh@SECONDS`` text. See :meth:`sample`.
+        """
+        features = speech if isinstance(speech, np.ndarray) else self.features(speech)
+        insert = [Insertion.parse(i) if isinstance(i, str) else i for i in insert]
+        generated = self.sample(features, samples=samples, seed=seed, insert=insert,
+                                blend=blend)
+        return [from_vectors(v, self.skeleton, self.fps, kind="rot6d", name=f"sample {k}")
+                for k, v in enumerate(generated.motion)]
+
+    def sample(self, features: np.ndarray, *, samples: int = 1, seed: int = 0,
+               insert: list[Insertion] | tuple = (), blend: float = BLEND) -> Generated:
         """Sample ``samples`` motions for raw speech features ``(T, F)``.
 
         An inserted clip's code replaces the sampled codes on its span: there the motion is
@@ -216,33 +235,23 @@ class Sampler:
         return Generated(vectors, positions, self.run.skeleton, self.fps)
 
 
-def generate(run_dir, wav_path, *, samples: int = 1, seed: int = 0,
-             insert: list[Insertion] | tuple = (), blend: float = BLEND) -> Generated:
-    """Sample motions for one audio file with a run (see :meth:`Sampler.generate`).
-
-    This is the entry point for ``predict.py``: ``is_run(MODEL)`` tells an Audio2Gestures run.
-    """
-    sampler = Sampler.load(run_dir)
-    return sampler.generate(sampler.features(wav_path), samples=samples, seed=seed,
-                            insert=insert, blend=blend)
-
-
 def write_outputs(generated: Generated, out_dir, stem: str,
                   formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Write ``<stem>_motion.npy``, ``<stem>_positions.npy`` and/or ``<stem>_sample<k>.bvh``."""
+    """Write ``<stem>_motion.npy`` and ``<stem>_positions.npy`` and/or ``<stem>_sample<k>.bvh``."""
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise PipelineError(f"unknown output format(s) {sorted(unknown)} (use {FORMATS})")
     out = Path(out_dir)
+    motions = [from_vectors(v, generated.skeleton, generated.fps, kind="rot6d")
+               for v in generated.motion]
     written = []
     if "npy" in formats:
-        written.append(save_array(out / f"{stem}_motion.npy", generated.motion.astype(np.float32)))
+        written += save_motion(out / f"{stem}_motion.npy", motions, kind="rot6d")
         written.append(save_array(out / f"{stem}_positions.npy",
                                   generated.positions.astype(np.float32)))
     if "bvh" in formats:
-        for k, vectors in enumerate(generated.motion):
-            motion = rot6d_to_motion(vectors, generated.skeleton, generated.fps)
-            written.append(write_bvh(out / f"{stem}_sample{k}.bvh", motion, precision=4))
+        for k, motion in enumerate(motions):
+            written += save_motion(out / f"{stem}_sample{k}.bvh", motion, precision=4)
     return written
 
 
@@ -267,8 +276,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     """Run the step."""
     args = parse_args(argv)
-    generated = generate(args.run_dir, args.audio, samples=args.samples, seed=args.seed,
-                         insert=args.insert, blend=args.blend)
+    sampler = Sampler.load(args.run_dir)
+    generated = sampler.sample(sampler.features(args.audio), samples=args.samples,
+                               seed=args.seed, insert=args.insert, blend=args.blend)
     written = write_outputs(generated, args.out_dir, Path(args.audio).stem, tuple(args.format))
     print(f"{args.samples} sample(s) of {generated.motion.shape[1] / generated.fps:.2f} s at "
           f"{generated.fps:g} fps -> {args.out_dir} ({len(written)} files)")

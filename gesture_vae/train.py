@@ -5,12 +5,14 @@ Usage::
     python gesture_vae/train.py DATA_DIR RUN_DIR [--variant full] [--preset paper|demo]
         [--steps N] [--batch-size B] [--seed K]
 
-Random crops of ``crop_frames`` frames (seeded) feed a ``tf.function`` step of
-:class:`helpers.training.Trainer` (written for ``tf.distribute``); a checkpoint is written
-every ``epoch_steps`` steps and an interrupted run resumes when the same command is run again
-(a finished run is left as it is). Every loss term goes to TensorBoard (``RUN_DIR/logs``) and
-``history.csv``. After training, the per-channel mean and std of the motion-specific code over
-each training clip (non-overlapping crops) are saved in ``RUN_DIR/stats`` for sampling.
+Random crops of ``crop_frames`` frames (those of step ``s`` drawn from ``(seed, s)``) feed a
+``tf.function`` step of :class:`training.loop.Trainer` (written for ``tf.distribute``); a
+checkpoint (with the state of the sampling noise and dropout) is written every
+``epoch_steps`` steps and an interrupted run resumes exactly, with the weights and history of
+an uninterrupted run, when the same command is run again (a finished run is left as it is).
+Every loss term goes to TensorBoard (``RUN_DIR/logs``) and ``history.csv``. After training,
+the per-channel mean and std of the motion-specific code over each training clip
+(non-overlapping crops) are saved in ``RUN_DIR/stats`` for sampling.
 ``RUN_DIR`` layout: :mod:`gesture_vae.run`.
 """
 
@@ -29,7 +31,7 @@ from gesture_vae.config import PRESETS, VARIANTS, A2GConfig, make_config
 from gesture_vae.data import SequenceSet, check_rot6d, evaluation_dataset, training_dataset
 from gesture_vae.model import GestureVAE
 from gesture_vae.run import Run, build_model, create_run
-from helpers.training import Trainer, TrainingResult, set_seed
+from training.loop import Trainer, TrainingResult, set_seed
 
 MONITOR = "audio_position"  # dev L1 position error of the audio->motion output (m)
 
@@ -78,13 +80,15 @@ def train(data_dir, run_dir, config: A2GConfig, *, jit_compile: bool = False,
         optimizer = keras.optimizers.Adam(config.learning_rate)
     model.use_step_counter(optimizer.iterations)
     trainer = Trainer(model, optimizer, run.root, strategy=strategy, jit_compile=jit_compile)
-    trainer.restore()
     train_data = SequenceSet.load(meta, "train", run.norm)
-    stream = training_dataset(train_data, frames=config.crop_frames,
-                              batch_size=config.batch_size, seed=config.seed,
-                              first_step=int(optimizer.iterations.numpy()))
     steps_per_epoch = min(config.epoch_steps, config.steps)
-    result = trainer.fit(stream, epochs=math.ceil(config.steps / steps_per_epoch),
+
+    def epoch_batches(epoch: int) -> tf.data.Dataset:
+        return training_dataset(train_data, frames=config.crop_frames,
+                                batch_size=config.batch_size, seed=config.seed,
+                                first_step=epoch * steps_per_epoch)
+
+    result = trainer.fit(epoch_batches, epochs=math.ceil(config.steps / steps_per_epoch),
                          steps_per_epoch=steps_per_epoch, dev_dataset=_dev(meta, run, config),
                          monitor=MONITOR)
     if config.components.split:

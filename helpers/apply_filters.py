@@ -26,7 +26,7 @@ import numpy as np
 from scipy.signal import savgol_filter
 
 from data_processing.files import PipelineError, load_array, run_cli, save_array
-from evaluation.motion_files import motion_files
+from data_processing.motion import ARRAY_SUFFIXES, motion_files
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def apply_filters(directory, *, window: int = 5, euro: OneEuroSettings = OneEuro
         raise PipelineError(f"-w must be an odd window >= 1, got {window}")
     outputs = {name: directory / name for name in
                ("euro", f"sma{window}", f"euro_sma{window}", f"savgol{savgol_window}")}
-    for path in motion_files(directory).values():
+    for path in motion_files(directory, ARRAY_SUFFIXES).values():
         raw = load_array(path, ndim=2)
         smooth = one_euro(raw, euro)
         results = (smooth, moving_average(raw, window), moving_average(smooth, window),

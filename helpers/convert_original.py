@@ -17,7 +17,7 @@ from pathlib import Path
 
 from data_processing.bvh import read_bvh
 from data_processing.dataset import DatasetMeta
-from data_processing.files import PipelineError, run_cli, save_array
+from data_processing.files import PipelineError, list_inputs, run_cli, save_array
 
 
 def bvh_positions(path, fps: float):
@@ -29,7 +29,7 @@ def bvh_positions(path, fps: float):
 def convert(labels_dir, out_dir, *, fps: float, fmt: str = "txt") -> list[Path]:
     """Convert every BVH of ``labels_dir``; return the written files."""
     labels_dir, out_dir = Path(labels_dir), Path(out_dir)
-    files = sorted(labels_dir.glob("*.bvh")) if labels_dir.is_dir() else []
+    files = list_inputs(labels_dir, [".bvh"]) if labels_dir.is_dir() else []
     if not files:
         raise PipelineError(f"{labels_dir}: no .bvh files")
     return [save_array(out_dir / f"{path.stem}.{fmt}", bvh_positions(path, fps))

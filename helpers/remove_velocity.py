@@ -14,13 +14,13 @@ import argparse
 from pathlib import Path
 
 from data_processing.files import PipelineError, load_array, run_cli, save_array
+from data_processing.motion import ARRAY_SUFFIXES, motion_files
 from data_processing.representations import strip_velocity
-from evaluation.motion_files import motion_files
 
 
 def remove_velocity(in_dir, out_dir=None) -> Path:
     """Write the positions of every motion file of ``in_dir`` to ``out_dir``; return it."""
-    files = motion_files(in_dir).values()
+    files = motion_files(in_dir, ARRAY_SUFFIXES).values()
     out_dir = Path(out_dir) if out_dir else Path(in_dir) / "no_vel"
     arrays = {}
     for path in files:  # check all before writing any

@@ -38,11 +38,10 @@ import numpy as np
 import soundfile
 
 from data_processing.audio import load_audio
-from data_processing.bvh import read_bvh
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError, atomic_path, run_cli
 from data_processing.kinematics import frame_count
-from data_processing.representations import load_vectors, to_positions
+from data_processing.motion import load_motion
 
 log = logging.getLogger(__name__)
 
@@ -91,37 +90,13 @@ class Panel:
 
 def load_panel(path, *, meta: DatasetMeta | None = None, title: str | None = None,
                representation: str = "auto") -> Panel:
-    """Read one motion file as a :class:`Panel` (see the module docstring for the kinds)."""
+    """Read one motion file as a :class:`Panel` (:func:`data_processing.motion.load_motion`)."""
     path = Path(path)
-    title = path.stem if title is None else title
-    if path.suffix == ".bvh":
-        motion = read_bvh(path)
-        if motion.n_frames < 1:
-            raise PipelineError(f"{path}: no frames")
-        skel = motion.skeleton
-        return Panel(motion.positions(), skel.parents, motion.fps, title, skel.names)
-    if path.suffix not in (".npy", ".txt", ".npz"):
-        raise PipelineError(f"{path}: not a motion file (use .bvh, .npy, .txt or .npz)")
-    if not path.is_file():
-        raise PipelineError(f"{path}: no such file")
-    if meta is None:
+    if path.suffix != ".bvh" and meta is None:
         raise PipelineError(f"{path}: an array needs the dataset's skeleton (give --data)")
-    skel = meta.skeleton
-    if path.suffix == ".npz":
-        with np.load(path) as data:
-            if "positions" not in data.files:
-                raise PipelineError(f"{path}: no 'positions' array (a dataset sequence has one)")
-            flat = data["positions"]
-        positions = flat.reshape(len(flat), -1, 3) if flat.ndim == 2 else flat
-        if positions.shape[1:] != (skel.n_joints, 3):
-            raise PipelineError(f"{path}: positions of {positions.shape[1]} joints, expected "
-                                f"{skel.n_joints} (the skeleton of {meta.root})")
-    else:
-        vectors, kind = load_vectors(path, skel, representation=representation,
-                                     preferred=meta.motion)
-        positions = to_positions(vectors, skel, kind)
-    return Panel(np.asarray(positions, dtype=np.float64), skel.parents, meta.fps, title,
-                 skel.names)
+    motion = load_motion(path, dataset=meta, kind=representation)
+    return Panel(motion.positions, motion.skeleton.parents, motion.fps,
+                 path.stem if title is None else title, motion.skeleton.names)
 
 
 def _side(name: str) -> str:

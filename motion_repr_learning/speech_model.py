@@ -15,10 +15,17 @@ the saved inference model ends with the inverse (``Normalization(invert=True)``)
 motion vectors (or codes) in the dataset's units. The original regressed raw centimetres,
 which needs tens of thousands of steps to converge.
 
-A trained model is ``NAME.keras`` plus the sidecar ``NAME.json`` (:class:`ModelCard`): what
-it predicts (motion or DIM codes, and through which representation), and the dataset's
-feature set, mel preset, fps, context and feature size, so ``predict.py`` can compute
-features for a new WAV and decode codes back to motion without asking for any flag.
+A trained model is a directory (:mod:`data_processing.artifacts`, kind ``iva19``)::
+
+    MODEL/config.json     the model card (:class:`ModelCard`): what it predicts (motion or DIM
+                          codes, and through which representation), and the dataset's feature
+                          set, mel preset, fps, context and feature size
+    MODEL/model.keras     the inference network (raw windows in, motion or codes out)
+    MODEL/skeleton.json   the dataset's skeleton (BVH output)
+
+besides the training loop's files (``checkpoints/``, ``history.csv``, ``logs/``, ...), so
+``predict.py`` computes features for a new WAV and decodes codes back to motion without
+asking for any flag. :class:`IVA19Model` is the family's :class:`helpers.families.GestureModel`.
 """
 
 from __future__ import annotations
@@ -30,8 +37,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from data_processing.artifacts import read_config, write_config
+from data_processing.bvh import Skeleton
 from data_processing.dataset import DatasetMeta
-from data_processing.files import PipelineError, atomic_path, load_array, read_json, write_json
+from data_processing.files import PipelineError, atomic_path, load_array, read_json
+from data_processing.motion import Motion, from_vectors
 from motion_repr_learning.ae.representation import (
     ENCODING_INFO,
     Representation,
@@ -40,6 +50,7 @@ from motion_repr_learning.ae.representation import (
 )
 
 KIND = "iva19"
+NETWORK_FILE = "model.keras"
 EVAL_BATCH = 4096  # windows per batch when evaluating the dev split
 
 
@@ -108,7 +119,7 @@ class Targets:
 
 @dataclass
 class ModelCard:
-    """The JSON sidecar of a saved speech model: what it predicts and what it expects.
+    """The model card (``MODEL/config.json``): what a speech model predicts and expects.
 
     Parameters
     ----------
@@ -127,8 +138,6 @@ class ModelCard:
         The motion representation (directory, ``dae`` or ``pca``, DIM) of an ``encoding`` model.
     network, training : dict
         :class:`NetworkConfig` and :class:`TrainSettings` (+ ``best_epoch``) of the run.
-    kind : str
-        Model family, for ``predict.py``'s dispatch.
     """
 
     predicts: str
@@ -146,7 +155,6 @@ class ModelCard:
     dim: int | None = None
     network: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
-    kind: str = KIND
 
     @classmethod
     def describe(cls, meta: DatasetMeta, targets: Targets, *, network: NetworkConfig,
@@ -170,25 +178,33 @@ class ModelCard:
         """Frames per input window."""
         return self.n_context + 1
 
-    def save(self, model_path) -> Path:
-        """Write the sidecar of ``model_path``."""
-        return write_json(sidecar_path(model_path), asdict(self))
+    def save(self, directory) -> Path:
+        """Write ``DIR/config.json``."""
+        return write_config(directory, KIND, asdict(self))
 
     @classmethod
-    def load(cls, model_path) -> ModelCard:
-        """Read the sidecar of ``model_path``."""
-        data = read_json(sidecar_path(model_path))
+    def load(cls, directory) -> ModelCard:
+        """Read ``DIR/config.json``."""
+        check_model_dir(directory)
+        data = read_config(directory, (KIND,))
+        settings = {k: v for k, v in data.items() if k not in ("kind", "format")}
         try:
-            return cls(**data)
+            return cls(**settings)
         except TypeError as error:
-            raise PipelineError(f"{sidecar_path(model_path)}: not an IVA'19 model card "
+            raise PipelineError(f"{Path(directory) / 'config.json'}: not an IVA'19 model card "
                                 f"({error})") from None
 
 
-def sidecar_path(model_path) -> Path:
-    """``NAME.json`` beside ``NAME.keras`` (``DIR/model.json`` for a model directory)."""
-    model_path = Path(model_path)
-    return model_path / "model.json" if model_path.is_dir() else model_path.with_suffix(".json")
+def check_model_dir(path) -> Path:
+    """``path`` as a model directory; a one-line error for the old ``NAME.keras`` form."""
+    path = Path(path)
+    if path.suffix == ".keras":
+        raise PipelineError(
+            f"{path}: IVA'19 models are directories (MODEL/config.json, MODEL/{NETWORK_FILE}): "
+            f"pass {path.with_suffix('')}; an older NAME.keras with NAME.json converts with "
+            f"mkdir NAME && mv NAME.keras NAME/{NETWORK_FILE} && mv NAME.json NAME/config.json "
+            "and adding \"kind\": \"iva19\", \"format\": 1 to config.json")
+    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,15 +336,33 @@ def load_windows(meta: DatasetMeta, split: str, n_rows: int) -> np.ndarray:
 
 
 def window_dataset(windows: np.ndarray, targets: np.ndarray, *, batch_size: int,
-                   shuffle: bool = False, seed: int = 0):
+                   shuffle: bool = False, seed: int = 0, epoch: int = 0):
     """Batches ``(windows, targets)`` gathered from (memory-mapped) arrays, bounded memory.
 
     Only indices go through ``tf.data``; each batch is copied from the arrays when needed, so a
-    training set larger than memory works. With ``shuffle`` the order is drawn anew each epoch
-    from ``seed`` and the last partial batch is dropped (a different one each epoch), so the
-    compiled training step sees one batch shape.
+    training set larger than memory works. With ``shuffle`` the order is epoch ``epoch``'s
+    (0-based) of a run seeded with ``seed`` (:func:`training.data.epoch_order`, a pure function
+    of both, so a resumed run sees the batches of an uninterrupted one) and the last partial
+    batch is dropped (a different one each epoch), so the compiled training step sees one
+    batch shape.
+
+    Parameters
+    ----------
+    windows : np.ndarray [shape=(N, W, F)]
+    targets : np.ndarray [shape=(N, D)]
+    batch_size : int
+    shuffle : bool
+    seed, epoch : int
+        Select the order when shuffling.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batches ``((B, W, F), (B, D))``, float32.
     """
     import tensorflow as tf
+
+    from training.data import epoch_order
 
     window_shape, target_width = windows.shape[1:], targets.shape[1]
 
@@ -340,9 +374,9 @@ def window_dataset(windows: np.ndarray, targets: np.ndarray, *, batch_size: int,
         x, y = tf.numpy_function(gather, [index], (tf.float32, tf.float32), stateful=False)
         return tf.ensure_shape(x, (None, *window_shape)), tf.ensure_shape(y, (None, target_width))
 
-    index = tf.data.Dataset.range(len(windows))
-    if shuffle:
-        index = index.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
+    order = (epoch_order(len(windows), seed=seed, epoch=epoch) if shuffle
+             else np.arange(len(windows)))
+    index = tf.data.Dataset.from_tensor_slices(order.astype(np.int64))
     drop = shuffle and len(windows) >= batch_size
     return index.batch(batch_size, drop_remainder=drop).map(load).prefetch(2)
 
@@ -352,21 +386,41 @@ def window_dataset(windows: np.ndarray, targets: np.ndarray, *, batch_size: int,
 
 
 class IVA19Model:
-    """A saved speech model ready for inference: windows or features in, motion vectors out.
+    """A saved speech model ready for inference: windows or features in, motion out.
 
     Parameters
     ----------
     path : path-like
-        The ``.keras`` file (its sidecar ``.json`` beside it).
+        The model directory (``config.json``, ``model.keras``, ``skeleton.json``).
     """
 
+    kind = KIND
+    options = ("batch_size",)
+
     def __init__(self, path):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise PipelineError(f"{self.path}: no such file")
+        self.path = check_model_dir(path)
         self.card = ModelCard.load(self.path)
-        self.network = keras.models.load_model(self.path)
-        self.representation = self._representation()
+        self.network = keras.models.load_model(self.path / NETWORK_FILE)
+        self.skeleton = Skeleton.load(self.path / "skeleton.json")
+        self.representation = self.card.motion
+        self.motion_representation = self._representation()
+
+    @classmethod
+    def load(cls, path) -> IVA19Model:
+        """The model of a directory written by ``train.py``."""
+        return cls(path)
+
+    @property
+    def fps(self) -> float:
+        """Frame rate of the features and of the motion."""
+        return self.card.fps
+
+    def features(self, wav) -> np.ndarray:
+        """Raw speech features ``(T, F)`` of a WAV file, as the training data had them."""
+        from data_processing.audio import file_features
+
+        card = self.card
+        return file_features(wav, card.features, fps=card.fps, mel_preset=card.mel_preset)
 
     def _representation(self) -> Representation | None:
         card = self.card
@@ -374,7 +428,7 @@ class IVA19Model:
             return None
         if not card.representation or not Path(card.representation).is_dir():
             raise PipelineError(
-                f"{sidecar_path(self.path)}: the model predicts DIM-{card.dim} codes of the "
+                f"{self.path / 'config.json'}: the model predicts DIM-{card.dim} codes of the "
                 f"{card.representation_kind} representation {card.representation}, which is "
                 "missing (expected a directory written by learn_dataset_encoding.py)"
             )
@@ -383,6 +437,47 @@ class IVA19Model:
             raise PipelineError(f"{representation.path}: representation of DIM "
                                 f"{representation.dim}, the model predicts DIM {card.dim}")
         return representation
+
+    def generate(self, speech, *, samples: int = 1, seed: int = 0,
+                 batch_size: int = 1024) -> list[Motion]:
+        """The motion for a ``.wav`` file, its features ``(T, F)`` or ``X_test_*.npy`` windows.
+
+        The family contract of :class:`helpers.families.GestureModel`. The model is
+        deterministic: one motion (``samples`` must be 1; ``seed`` changes nothing).
+        """
+        if samples != 1:
+            raise PipelineError(f"{self.path}: an IVA'19 model gives one motion per input "
+                                f"(--samples 1, not {samples})")
+        if isinstance(speech, np.ndarray):
+            vectors = self.from_features(speech, batch_size=batch_size)
+        elif Path(speech).suffix == ".npy":
+            vectors = self.from_windows(self._windows(Path(speech)), batch_size=batch_size)
+        elif Path(speech).suffix == ".wav":
+            vectors = self.from_features(self.features(speech), batch_size=batch_size)
+        else:
+            raise PipelineError(f"{speech}: expected X_test_*.npy windows or a .wav file")
+        return [from_vectors(vectors, self.skeleton, self.fps, kind=self.card.motion,
+                             name=str(speech) if not isinstance(speech, np.ndarray) else "motion")]
+
+    def _windows(self, path: Path) -> np.ndarray:
+        """The windows of an ``X_test_*.npy`` file, checked against the model's features."""
+        if not path.is_file():
+            raise PipelineError(f"{path}: no such file")
+        meta_path = path.parent.parent / "meta.json"
+        if path.parent.name == "test_inputs" and meta_path.is_file():
+            meta, card = DatasetMeta.load(meta_path.parent), self.card
+            found = (meta.features, meta.mel_preset, meta.fps, meta.n_context)
+            expected = (card.features, card.mel_preset, card.fps, card.n_context)
+            if found != expected:
+                raise PipelineError(
+                    f"{path}: windows of {found[0]} features (mel preset {found[1]}, "
+                    f"{found[2]:g} fps, n_context {found[3]}), but the model expects "
+                    f"{expected[0]} (mel preset {expected[1]}, {expected[2]:g} fps, n_context "
+                    f"{expected[3]})")
+        try:
+            return np.load(path, mmap_mode="r")
+        except ValueError as error:
+            raise PipelineError(f"{path}: not a readable .npy array ({error})") from None
 
     def from_windows(self, windows: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
         """Motion vectors ``(T, D)`` of windows ``(T, W, F)``, one batch in memory at a time."""
@@ -393,18 +488,22 @@ class IVA19Model:
                 f"{self.card.features} features (n_context {self.card.n_context}), found shape "
                 f"{windows.shape}"
             )
+        if batch_size < 1:
+            raise PipelineError(f"--batch-size must be >= 1, got {batch_size}")
         out = np.empty((len(windows), self.card.motion_size), np.float32)
         for start, batch in _batches(windows, batch_size):
             predicted = keras.ops.convert_to_numpy(self.network(batch, training=False))
-            if self.representation is not None:
-                predicted = self.representation.decode(predicted)
+            if self.motion_representation is not None:
+                predicted = self.motion_representation.decode(predicted)
             out[start : start + len(batch)] = predicted
+        if not np.isfinite(out).all():
+            raise PipelineError(f"{self.path}: the model predicts NaN or infinite values "
+                                "(was its training diverged?)")
         return out
 
     def from_features(self, features: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
         """Motion vectors ``(T, D)`` of features ``(T, F)``: silence-padded centred windows."""
-        from data_processing.audio import silence_frame
-        from data_processing.create_vector import context_window_view
+        from data_processing.audio import context_window_view, silence_frame
 
         silence = silence_frame(self.card.features, fps=self.card.fps,
                                 mel_preset=self.card.mel_preset)
@@ -417,10 +516,13 @@ def _batches(array: np.ndarray, size: int) -> Iterator[tuple[int, np.ndarray]]:
         yield start, np.ascontiguousarray(array[start : start + size], dtype=np.float32)
 
 
-def save_model(model: SpeechToMotion, card: ModelCard, path) -> Path:
-    """Save the inference model as ``.keras`` and its sidecar (both atomically)."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
+def save_model(model: SpeechToMotion, card: ModelCard, directory,
+               skeleton: Skeleton) -> Path:
+    """Save the inference model, the skeleton and the card (``config.json``, written last)."""
+    directory = check_model_dir(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / NETWORK_FILE) as tmp:
         model.inference_model().save(tmp)
-    card.save(path)
-    return path
+    skeleton.save(directory / "skeleton.json")
+    card.save(directory)
+    return directory

@@ -71,5 +71,5 @@ def speech_model(tmp_path_factory, kind: str | None = None, dim: int = DIM) -> P
                 str(encoded(tmp_path_factory, kind, dim))]
     key = f"iva19_model_{kind or 'baseline'}{dim if kind else ''}"
     return cached(tmp_path_factory, key, lambda out: train.main(
-        [str(out / "model.keras"), str(EPOCHS), *args, "--batch-size", str(BATCH),
-         "--seed", str(SEED)])) / "model.keras"
+        [str(out / "model"), str(EPOCHS), *args, "--batch-size", str(BATCH),
+         "--seed", str(SEED)])) / "model"

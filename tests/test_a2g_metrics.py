@@ -5,8 +5,17 @@ import pandas as pd
 import pytest
 
 from data_processing import demo_speaker
-from evaluation import a2g_metrics
-from evaluation.metrics import clips, diversity, l1, l1_distance, multimodality, pck
+from data_processing.files import PipelineError
+from evaluation import a2g_metrics, scoring
+from evaluation.metrics import (
+    body_scale,
+    clips,
+    diversity,
+    l1,
+    l1_distance,
+    multimodality,
+    pck,
+)
 from tests.a2g_helpers import science_dataset, science_raw, science_run
 
 # -- the metric math of evaluation.metrics, on hand-made motions -------------------------------
@@ -59,7 +68,7 @@ def test_multimodality_known_answer():
 
 def test_body_scale_is_the_rest_pose_span():
     # Demo skeleton at rest: arms along x, 4 + 14 + 28 + 25 + 9 cm each side of the chest.
-    assert a2g_metrics.body_scale(demo_speaker.demo_skeleton()) == pytest.approx(160.0)
+    assert body_scale(demo_speaker.demo_skeleton()) == pytest.approx(160.0)
 
 
 def test_phrase_modes_counts_distinct_modes():
@@ -81,7 +90,7 @@ def test_phrase_modes_counts_distinct_modes():
 def test_summarise_best_direction():
     frame = pd.DataFrame({"l1": [3.0, 2.0, 4.0], "pck": [0.5, 0.7, 0.6],
                           "diversity": [1.0, 3.0, 2.0], "multimodality": [0.0, 0.1, 0.2]})
-    summary = a2g_metrics.summarise(frame)
+    summary = scoring.summarise(frame)
     assert summary["l1_avg"] == pytest.approx(3.0)
     assert summary["l1_best"] == 2.0  # lower is better
     assert summary["pck_best"] == 0.7
@@ -91,11 +100,20 @@ def test_summarise_best_direction():
 
 def test_cli_writes_the_table(tmp_path_factory, tmp_path, capsys):
     data = science_dataset(tmp_path_factory)
-    runs = [str(science_run(tmp_path_factory, v)) for v in ("baseline", "full")]
+    import predict
+
+    methods = []
+    for variant in ("baseline", "full"):
+        run = science_run(tmp_path_factory, variant)
+        dirs = [tmp_path / variant / f"run{r}" for r in range(2)]  # two sampling runs
+        for r, pred in enumerate(dirs):
+            assert predict.main([str(run), str(data / "test" / "inputs"), str(pred),
+                                 "--format", "npy", "--samples", "3", "--seed", str(r)]) == 0
+        methods += ["--method", variant, *map(str, dirs)]
     sidecar = science_raw(tmp_path_factory) / "hidden_modes.json"
     out = tmp_path / "a2g_table"
-    assert a2g_metrics.main([str(data), *runs, "--out", str(out), "--runs", "2",
-                             "--samples", "3", "--modes", str(sidecar)]) == 0
+    assert a2g_metrics.main([str(data), *methods, "--out", str(out),
+                             "--modes", str(sidecar)]) == 0
     table = pd.read_csv(out.with_suffix(".csv"), index_col=0)
     assert list(table.index) == ["ground truth", "baseline", "full"]
     assert table.loc["baseline", "multimodality_avg"] == 0.0
@@ -107,3 +125,12 @@ def test_cli_writes_the_table(tmp_path_factory, tmp_path, capsys):
     assert "| full |" in text
     assert "PCK at 0.2 body scale (32.0 units)" in text
     assert "wrote" in capsys.readouterr().out
+
+
+def test_a_missing_sampling_run_file_is_a_one_line_error(tmp_path_factory, tmp_path):
+    data = science_dataset(tmp_path_factory)
+    reference = scoring.build_reference(f"{data}:test", protocol="a2g")
+    (tmp_path / "run0").mkdir()
+    np.save(tmp_path / "run0" / "intruder.npy", np.zeros((2, 10, 9)))
+    with pytest.raises(PipelineError, match="run0 \\(method 'v'\\): no file for id"):
+        a2g_metrics.evaluate_runs("v", [tmp_path / "run0"], data, reference)

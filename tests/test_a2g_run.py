@@ -37,9 +37,12 @@ def test_another_run_in_the_directory_is_a_one_line_error(meta, tmp_path):
 
 def test_is_run_and_missing_pieces(meta, tmp_path):
     assert not is_run(tmp_path)
-    write_json(tmp_path / "config.json", {"model": "something else"})
+    write_json(tmp_path / "config.json", {"kind": "iva19", "format": 1})
     assert not is_run(tmp_path)
-    with pytest.raises(PipelineError, match="not an Audio2Gestures run"):
+    with pytest.raises(PipelineError, match="a 'iva19' artifact, expected a2g"):
+        load_run(tmp_path)
+    write_json(tmp_path / "config.json", {"model": "audio2gestures"})  # before kinds
+    with pytest.raises(PipelineError, match="no 'kind'"):
         load_run(tmp_path)
     run_dir = tmp_path / "run"
     create_run(run_dir, make_config("demo"), meta)

@@ -7,8 +7,10 @@ import predict
 from data_processing.bvh import BVHMotion, read_bvh, write_bvh
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError
+from data_processing.representations import to_positions
 from gesture_vae import sample
-from gesture_vae.sample import Insertion, Sampler, generate, is_run, write_outputs
+from gesture_vae.run import is_run
+from gesture_vae.sample import Insertion, Sampler, write_outputs
 from tests.a2g_helpers import science_dataset, science_run, tiny_dataset, tiny_run
 
 
@@ -35,19 +37,19 @@ def features(data):
 
 def test_samples_differ_and_follow_the_seed(full, features):
     n = len(features)
-    out = full.generate(features, samples=3, seed=7)
+    out = full.sample(features, samples=3, seed=7)
     skeleton = full.run.skeleton
     assert out.motion.shape == (3, n, 6 * len(skeleton.rotating) + 3)
     assert out.positions.shape == (3, n, skeleton.n_joints, 3)
     assert out.fps == 30.0
     assert not np.allclose(out.positions[0], out.positions[1])
-    np.testing.assert_array_equal(full.generate(features, samples=3, seed=7).motion, out.motion)
-    assert not np.allclose(full.generate(features, samples=3, seed=8).motion, out.motion)
+    np.testing.assert_array_equal(full.sample(features, samples=3, seed=7).motion, out.motion)
+    assert not np.allclose(full.sample(features, samples=3, seed=8).motion, out.motion)
 
 
 def test_any_length_in_one_pass(full, features):
     for n in (1, 17, len(features)):
-        assert full.generate(features[:n], samples=2).motion.shape[1] == n
+        assert full.sample(features[:n], samples=2).motion.shape[1] == n
 
 
 def test_split_codes_are_drawn_from_the_statistics(tmp_path_factory, demo_raw):
@@ -61,11 +63,11 @@ def test_split_codes_are_drawn_from_the_statistics(tmp_path_factory, demo_raw):
 
 
 def test_baseline_gives_one_motion(baseline, features):
-    out = baseline.generate(features, samples=4, seed=3)
+    out = baseline.sample(features, samples=4, seed=3)
     np.testing.assert_array_equal(out.motion, out.motion[:1].repeat(4, axis=0))
     assert baseline.specific_codes(10, 2, 0) is None
     with pytest.raises(PipelineError, match="no motion-specific code"):
-        baseline.generate(features, insert=[Insertion("clip.bvh", 1.0)])
+        baseline.sample(features, insert=[Insertion("clip.bvh", 1.0)])
 
 
 def test_insertion_parse():
@@ -94,8 +96,8 @@ def test_insertion_places_the_clip_code(full, data, features, tmp_path):
 
     # On the span every sample is the motion decoded with the clip's code; far away, the
     # samples are untouched.
-    plain = full.generate(features, samples=3, seed=2)
-    inserted = full.generate(features, samples=3, seed=2, blend=0.5,
+    plain = full.sample(features, samples=3, seed=2)
+    inserted = full.sample(features, samples=3, seed=2, blend=0.5,
                              insert=[Insertion(tmp_path / "clip.bvh", 2.0)])
     np.testing.assert_allclose(inserted.motion[:, 60:90], inserted.motion[:1, 60:90].repeat(3, 0),
                                atol=1e-5)
@@ -109,7 +111,7 @@ def test_clip_on_another_skeleton_is_an_error(full, tiny_bvh):
 
 
 def test_outputs_round_trip_through_bvh(full, features, tmp_path):
-    out = full.generate(features[:50], samples=2, seed=0)
+    out = full.sample(features[:50], samples=2, seed=0)
     written = write_outputs(out, tmp_path, "clip")
     assert sorted(p.name for p in written) == ["clip_motion.npy", "clip_positions.npy",
                                                "clip_sample0.bvh", "clip_sample1.bvh"]
@@ -123,6 +125,25 @@ def test_outputs_round_trip_through_bvh(full, features, tmp_path):
         write_outputs(out, tmp_path, "x", ("mp4",))
 
 
+def sample_file(sampler, wav, samples, seed):
+    return sampler.sample(sampler.features(wav), samples=samples, seed=seed)
+
+
+def positions_of(vectors, sampler):
+    return np.stack([to_positions(v, sampler.skeleton, "rot6d") for v in vectors])
+
+
+def test_family_contract_gives_motions(full, data):
+    meta = DatasetMeta.load(data)
+    wav = meta.files[meta.splits["test"][0]]["wav"]
+    motions = full.generate(wav, samples=2, seed=4, insert=())
+    expected = sample_file(full, wav, 2, 4)
+    assert [m.fps for m in motions] == [full.fps] * 2
+    np.testing.assert_allclose(np.stack([m.positions for m in motions]), expected.positions,
+                               atol=1e-4)
+    assert motions[0].rotations is not None
+
+
 def test_cli_and_library_entry_point(full, data, tmp_path, capsys):
     meta = DatasetMeta.load(data)
     wav = meta.files[meta.splits["test"][0]]["wav"]
@@ -132,8 +153,8 @@ def test_cli_and_library_entry_point(full, data, tmp_path, capsys):
                         "--format", "npy"]) == 0
     assert "2 sample(s)" in capsys.readouterr().out
     motion = np.load(tmp_path / f"{meta.splits['test'][0]}_motion.npy")
-    np.testing.assert_allclose(motion, generate(run_dir, wav, samples=2, seed=4).motion,
-                               atol=1e-5)
+    np.testing.assert_allclose(positions_of(motion, full), sample_file(full, wav, 2, 4).positions,
+                               atol=1e-3)
     assert motion.shape[1] == len(meta.sequence("test", meta.splits["test"][0])["audio"])
 
 
@@ -142,9 +163,10 @@ def test_predict_py_takes_a_run(full, data, tmp_path):
     seq_id = meta.splits["test"][0]
     wav, run_dir = meta.files[seq_id]["wav"], str(full.run.root)
     assert predict.main([run_dir, wav, str(tmp_path / "one.npy"), "--seed", "4"]) == 0
-    one = generate(run_dir, wav, samples=1, seed=4)
-    np.testing.assert_allclose(np.load(tmp_path / "one.npy"), one.motion[0], atol=1e-5)
-    two = generate(run_dir, wav, samples=2, seed=4)
+    one = sample_file(full, wav, 1, 4)
+    np.testing.assert_allclose(positions_of(np.load(tmp_path / "one.npy")[None], full),
+                               one.positions, atol=1e-3)
+    two = sample_file(full, wav, 2, 4)
     assert predict.main([run_dir, wav, str(tmp_path / "m.bvh"), "--samples", "2", "--seed",
                          "4"]) == 0
     np.testing.assert_allclose(read_bvh(tmp_path / "m_sample1.bvh").positions(),

@@ -9,7 +9,7 @@ import soundfile
 from data_processing import create_vector, prepare_data
 from data_processing.audio import load_audio
 from data_processing.files import PipelineError
-from evaluation import beat_alignment, metrics
+from evaluation import beat_alignment, beats, metrics
 
 FPS = 20
 SR = 16000
@@ -101,11 +101,11 @@ def synthetic(tmp_path):
 
 def test_onsets_of_the_synthetic_speech_are_found(synthetic):
     signal, sr = load_audio(synthetic / "audio" / "take1.wav")
-    found = beat_alignment.audio_onsets(signal, sr)
+    found = beats.audio_onsets(signal, sr)
     distance = np.abs(found[:, None] - ONSETS[None])
     assert distance.min(axis=0).max() < 0.05  # every burst is found (hop 512: 32 ms)...
     assert distance.min(axis=1).max() < 0.1  # ... and nothing else (at most a hop late)
-    backtracked = beat_alignment.audio_onsets(signal, sr, backtrack=True)
+    backtracked = beats.audio_onsets(signal, sr, backtrack=True)
     assert np.all(backtracked <= found)
 
 
@@ -138,11 +138,11 @@ def test_aligned_motion_scores_clearly_higher_than_shifted(synthetic, capsys):
 
 
 def test_python_api_with_a_narrower_sigma(synthetic):
-    from evaluation.motion_inputs import load_sources
+    from data_processing.motion import load_sources
 
     motions = load_sources([synthetic / "aligned" / "take1.npy"], fps=FPS)
-    wide = beat_alignment.evaluate(motions, audio=[synthetic / "audio"], sigma=0.3)
-    narrow = beat_alignment.evaluate(motions, audio=[synthetic / "audio"], sigma=0.01)
+    wide = beats.evaluate(motions, audio=[synthetic / "audio"], sigma=0.3)
+    narrow = beats.evaluate(motions, audio=[synthetic / "audio"], sigma=0.01)
     assert narrow.beat_alignment < wide.beat_alignment
     assert list(wide.per_file.columns) == ["name", "audio", "seconds", "onsets", "motion_beats",
                                            "beat_alignment", "l1div"]

@@ -141,7 +141,7 @@ def test_motion_numbers_parse_exactly_like_float(tiny_bvh, rng):
     np.testing.assert_array_equal(read_bvh(tiny_bvh).frames, expected)
 
 
-@pytest.mark.parametrize("token", [".5", "5.", "-0", "+3", "1e3", "123456789012345678901234.5"])
+@pytest.mark.parametrize("token", [".5", "5.", "-0", "+3", "1e3", "12345.6789012345678901234"])
 def test_number_forms(tiny_bvh, token):
     path = _corrupt(tiny_bvh, "1.5 90.5 -2.5", f"1.5 {token} -2.5")
     assert read_bvh(path).frames[1, 1] == float(token)

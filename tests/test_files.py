@@ -43,3 +43,41 @@ def test_parallel_map_keeps_order_and_propagates_errors():
     assert parallel_map(_square, [0, 1, 2], workers=2) == [0, 1, 4]
     with pytest.raises(PipelineError, match="item 3: bad"):
         parallel_map(_square, range(6), workers=2)
+
+
+def test_staged_outputs_commit_all_or_nothing(tmp_path):
+    from data_processing.files import COMMIT_DIR, staged_outputs
+
+    (tmp_path / "meta.json").write_text("old")
+    (tmp_path / "stats").mkdir()
+    (tmp_path / "stats" / "a.npy").write_text("old")
+
+    def failing_step():
+        with staged_outputs(tmp_path, invalidate=["meta.json"]) as stage:
+            (stage / "meta.json").write_text("new")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        failing_step()
+    assert (tmp_path / "meta.json").read_text() == "old"
+    with staged_outputs(tmp_path, invalidate=["meta.json"], last=["meta.json"]) as stage:
+        (stage / "stats").mkdir()
+        (stage / "stats" / "b.npy").write_text("new")
+        (stage / "meta.json").write_text("new")
+    assert (tmp_path / "meta.json").read_text() == "new"
+    assert [p.name for p in (tmp_path / "stats").iterdir()] == ["b.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["meta.json", "stats"]
+    assert not (tmp_path / COMMIT_DIR).exists()
+
+
+def test_pipeline_errors_cross_processes():
+    import pickle
+
+    from data_processing.files import PipelineErrors, split_errors
+
+    errors = PipelineErrors([PipelineError("a.bvh:3: bad"), "b.wav: bad"], "2 problems")
+    again = pickle.loads(pickle.dumps(errors))
+    assert again.lines == ["a.bvh:3: bad", "b.wav: bad", "2 problems"]
+    assert split_errors([1, again, PipelineError("c: bad")]) == (
+        [1], ["a.bvh:3: bad", "b.wav: bad", "c: bad"])
+    assert parallel_map(_square, [2, 3], workers=2, collect_errors=True)[0] == 4

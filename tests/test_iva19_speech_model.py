@@ -7,14 +7,13 @@ import pytest
 
 import train
 from data_processing.dataset import DatasetMeta
-from data_processing.files import PipelineError, save_array
+from data_processing.files import PipelineError, read_json, save_array
 from motion_repr_learning.speech_model import (
     IVA19Model,
     ModelCard,
     SpeechToMotion,
     build_network,
     encoded_targets,
-    sidecar_path,
     window_dataset,
 )
 from tests import iva19_helpers as shared
@@ -72,8 +71,8 @@ def test_window_dataset_batches(tmp_path):
     targets = windows[:, :1, 0] * 10
     in_order = list(window_dataset(mapped, targets, batch_size=5))
     np.testing.assert_array_equal(np.concatenate([x for x, _ in in_order]), windows)
-    data = window_dataset(mapped, targets, batch_size=5, shuffle=True, seed=3)
-    epochs = [[(x.numpy(), y.numpy()) for x, y in data] for _ in range(2)]
+    epochs = [[(x.numpy(), y.numpy()) for x, y in window_dataset(
+        mapped, targets, batch_size=5, shuffle=True, seed=3, epoch=e)] for e in range(2)]
     for epoch in epochs:
         assert [len(x) for x, _ in epoch] == [5] * 4  # the partial batch is dropped
         xs = np.concatenate([x for x, _ in epoch])
@@ -81,8 +80,8 @@ def test_window_dataset_batches(tmp_path):
         np.testing.assert_array_equal(np.concatenate([y for _, y in epoch]), xs[:, 0] * 10)
     first = [x[:, 0, 0].tolist() for x, _ in epochs[0]]
     assert first != [x[:, 0, 0].tolist() for x, _ in epochs[1]]  # reshuffled
-    again = window_dataset(mapped, targets, batch_size=5, shuffle=True, seed=3)
-    assert [x.numpy()[:, 0, 0].tolist() for x, _ in again] == first  # seeded
+    again = window_dataset(mapped, targets, batch_size=5, shuffle=True, seed=3, epoch=0)
+    assert [x.numpy()[:, 0, 0].tolist() for x, _ in again] == first  # a function of (seed, epoch)
 
 
 def test_model_card_round_trip(tmp_path):
@@ -90,10 +89,12 @@ def test_model_card_round_trip(tmp_path):
                      features="MFCC", mel_preset="iva19", fps=20.0, n_context=10,
                      feature_size=26, dataset="d", representation="r",
                      representation_kind="dae", dim=8)
-    card.save(tmp_path / "m.keras")
-    assert sidecar_path(tmp_path / "m.keras") == tmp_path / "m.json"
-    assert ModelCard.load(tmp_path / "m.keras") == card
+    card.save(tmp_path / "m")
+    assert ModelCard.load(tmp_path / "m") == card
+    assert read_json(tmp_path / "m" / "config.json")["kind"] == "iva19"
     assert card.window == 11
+    with pytest.raises(PipelineError, match="m.keras: IVA'19 models are directories"):
+        ModelCard.load(tmp_path / "m.keras")
 
 
 def test_boolean_and_usage():
@@ -119,8 +120,8 @@ def baseline(tmp_path_factory):
 
 def test_n_input_is_checked_against_the_dataset(data, tmp_path):
     with pytest.raises(PipelineError, match="N_INPUT is 30 but the dataset has 26 MFCC"):
-        train.main([str(tmp_path / "m.keras"), "1", str(data), "30", "False"])
-    assert not (tmp_path / "m.keras").exists()
+        train.main([str(tmp_path / "m"), "1", str(data), "30", "False"])
+    assert not (tmp_path / "m").exists()
 
 
 def test_saved_model_and_run_directory(baseline, data):
@@ -129,7 +130,9 @@ def test_saved_model_and_run_directory(baseline, data):
     assert (card.predicts, card.output_size, card.motion_size) == ("motion", 96, 96)
     assert (card.features, card.fps, card.n_context, card.feature_size) == (
         meta.features, meta.fps, meta.n_context, meta.feature_size)
-    run_dir = baseline.with_name("model_run")
+    run_dir = baseline
+    assert (run_dir / "model.keras").is_file()
+    assert (run_dir / "skeleton.json").is_file()
     history = pd.read_csv(run_dir / "history.csv")
     assert list(history.epoch) == list(range(1, shared.EPOCHS + 1))
     assert {"train_loss", "dev_loss"} <= set(history.columns)
@@ -140,12 +143,12 @@ def test_saved_model_and_run_directory(baseline, data):
 
 def test_rerunning_a_finished_training_resumes_it(baseline, data, tmp_path):
     copy = tmp_path / "copy"
-    shutil.copytree(baseline.parent, copy)
-    before = pd.read_csv(copy / "model_run" / "history.csv")
-    args = [str(copy / "model.keras"), str(shared.EPOCHS), str(data), "26", "False",
+    shutil.copytree(baseline, copy)
+    before = pd.read_csv(copy / "history.csv")
+    args = [str(copy), str(shared.EPOCHS), str(data), "26", "False",
             "--batch-size", str(shared.BATCH)]
     assert train.main(args) == 0
-    pd.testing.assert_frame_equal(pd.read_csv(copy / "model_run" / "history.csv"), before)
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "history.csv"), before)
 
 
 def test_windows_and_features_give_the_same_motion(baseline, data):
@@ -155,9 +158,11 @@ def test_windows_and_features_give_the_same_motion(baseline, data):
     windows = np.load(data / "test_inputs" / f"X_test_{test_id}.npy")
     motion = model.from_windows(windows)
     assert motion.shape == (len(windows), 96)
-    np.testing.assert_allclose(model.from_windows(windows, batch_size=7), motion, atol=1e-5)
+    np.testing.assert_allclose(model.from_windows(windows, batch_size=7), motion, rtol=1e-5,
+                               atol=1e-5)
     features = meta.sequence("test", test_id)["audio"]
-    np.testing.assert_allclose(model.from_features(features, batch_size=50), motion, atol=1e-5)
+    np.testing.assert_allclose(model.from_features(features, batch_size=50), motion, rtol=1e-5,
+                               atol=1e-4)  # float32 round-off of windows made two ways
 
 
 def test_codes_of_other_motion_are_refused(tmp_path_factory, data, tmp_path):

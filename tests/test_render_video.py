@@ -8,7 +8,7 @@ from data_processing.files import PipelineError
 from data_processing.kinematics import frame_count
 from data_processing.representations import pos_vel, rot6d_vector
 from helpers import render_video
-from tests.test_to_bvh import make_data_dir
+from tests.test_motion import make_data_dir
 
 SMALL = ["--size", "96", "96", "--no-progress"]
 

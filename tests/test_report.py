@@ -5,7 +5,8 @@ import pytest
 from data_processing import create_vector, prepare_data
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError
-from evaluation import fgd, report
+from evaluation import report, scoring
+from evaluation.fgd_extractor import train_extractor
 from tests.test_fgd import TINY
 
 RATIOS = (0.5, 0.17, 0.33)  # 6 recordings: 3 train, 1 dev, 2 test
@@ -42,7 +43,7 @@ def write_method(directory, data_dir, transform, key="positions"):
 
 
 def row(reference, name, pred_dir, data_dir):
-    method = report.load_method(name, pred_dir, data_dir, reference.truth)
+    method = report.load_method(name, pred_dir, data_dir, reference)
     return report.build_table(reference, [method]).loc[name]
 
 
@@ -51,7 +52,7 @@ def test_the_truth_itself_scores_as_the_ground_truth(iva19_data, tmp_path):
     assert len(reference.truth) == 2
     copy = write_method(tmp_path / "copy", iva19_data, lambda a, rng: a)
     table = report.build_table(reference, [report.load_method("copy", copy, iva19_data,
-                                                              reference.truth)])
+                                                              reference)])
     truth, same = table.loc[report.TRUTH], table.loc["copy"]
     assert same["ape"] == same["mae"] == same["l1"] == same["hellinger"] == 0.0
     assert same["pck"] == 1.0
@@ -101,18 +102,19 @@ def test_missing_or_extra_ids_are_one_line_errors(iva19_data, tmp_path):
     pred = write_method(tmp_path / "pred", iva19_data, lambda a, rng: a)
     first = sorted(pred.iterdir())[0]
     first.rename(pred / "intruder.npy")
-    with pytest.raises(PipelineError, match=r"pred: missing id\(s\) .*; extra id\(s\) intruder"):
-        report.load_method("pred", pred, iva19_data, reference.truth)
+    with pytest.raises(PipelineError, match=r"pred \(method 'pred'\): no file for id\(s\) .*; "
+                                            r"no ground truth for id\(s\) intruder"):
+        report.load_method("pred", pred, iva19_data, reference)
     with pytest.raises(PipelineError, match="DATA_DIR:SPLIT"):
         report.build_reference(str(iva19_data))
     broken = write_method(tmp_path / "broken", iva19_data, lambda a, rng: a * np.nan)
     with pytest.raises(PipelineError, match=r"broken/.*\.npy: contains NaN"):
-        report.load_method("broken", broken, iva19_data, reference.truth)
+        report.load_method("broken", broken, iva19_data, reference)
 
 
 def test_cli_writes_the_report_with_fgd_and_plots(iva19_data, a2g_data, tmp_path):
     extractor = tmp_path / "extractor"
-    fgd.train_extractor(iva19_data, extractor, seed=0, **TINY)
+    train_extractor(iva19_data, extractor, seed=0, **TINY)
     copy = write_method(tmp_path / "copy", iva19_data, lambda a, rng: a)
     noisy = write_method(tmp_path / "noisy", iva19_data,
                          lambda a, rng: a + rng.normal(0.0, 3.0, a.shape))
@@ -139,3 +141,42 @@ def test_cli_writes_the_report_with_fgd_and_plots(iva19_data, a2g_data, tmp_path
     with pytest.raises(PipelineError, match="unique"):
         report.main(["--truth", f"{iva19_data}:test", "--method", "a", str(copy), str(iva19_data),
                      "--method", "a", str(noisy), str(iva19_data)])
+
+
+def test_the_two_protocols_agree_on_root_pinned_motion(iva19_data, tmp_path):
+    # IVA'19 positions are root-pinned: global and root-relative positions are the same, so
+    # the report's and the Audio2Gestures protocol give the same L1/PCK/Diversity/MM.
+    def two_samples(array, rng):
+        def noise():
+            values = rng.normal(0.0, 1.0, array.shape)
+            values[:, :6] = 0.0  # pos_vel of the root (joint 0): it stays pinned
+            return values
+
+        noisy = array + noise()
+        return np.stack([noisy, noisy + noise()])
+
+    pred = write_method(tmp_path / "pred", iva19_data, two_samples)
+    rows = {}
+    for protocol in scoring.PROTOCOLS:
+        reference = report.build_reference(f"{iva19_data}:test", protocol=protocol)
+        rows[protocol] = report.build_table(reference, [report.load_method(
+            "pred", pred, iva19_data, reference)]).loc["pred"]
+    for column in ("l1", "pck", "multimodality"):
+        assert rows["a2g"][column] == pytest.approx(rows["report"][column], rel=1e-9), column
+    assert "ape" not in rows["a2g"]
+
+
+def test_the_a2g_protocol_keeps_the_root_translation(a2g_data, tmp_path):
+    # The same motion shifted rigidly: no error root-relative, an error of the shift globally.
+    shift = write_method(tmp_path / "shift", a2g_data, lambda a, rng: a + 2.0)  # positions
+    scores = {}
+    for protocol in scoring.PROTOCOLS:
+        reference = report.build_reference(f"{a2g_data}:test", protocol=protocol)
+        scores[protocol] = row(reference, "shift", shift, a2g_data)
+    assert scores["report"]["l1"] == pytest.approx(0.0, abs=1e-6)
+    assert scores["a2g"]["l1"] == pytest.approx(6.0)  # |2| + |2| + |2| per joint
+
+
+def test_unknown_protocol_is_a_one_line_error(iva19_data):
+    with pytest.raises(PipelineError, match="unknown protocol 'paper' \\(use report, a2g\\)"):
+        report.build_reference(f"{iva19_data}:test", protocol="paper")

@@ -15,8 +15,11 @@ import argparse
 
 from data_processing.dataset import DatasetMeta
 from data_processing.files import load_array, run_cli, save_array
-from motion_repr_learning.ae.learn_dataset_encoding import add_representation_args
-from motion_repr_learning.ae.representation import check_compatible, load_representation
+from motion_repr_learning.ae.representation import (
+    add_representation_args,
+    check_compatible,
+    load_representation,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from data_processing.dataset import SPLITS, DatasetMeta
 from data_processing.files import load_array, run_cli, save_array, write_json
-from motion_repr_learning.ae.learn_dataset_encoding import add_representation_args
 from motion_repr_learning.ae.representation import (
     ENCODING_INFO,
+    add_representation_args,
     check_compatible,
     load_representation,
     motion_fingerprint,

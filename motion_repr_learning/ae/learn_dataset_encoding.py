@@ -20,19 +20,13 @@ from data_processing.files import run_cli
 from motion_repr_learning.ae.representation import (
     KINDS,
     DAESettings,
+    add_representation_args,
     fit_pca,
     learn_dae,
     reconstruction_errors,
 )
 
 DEFAULTS = DAESettings()
-
-
-def add_representation_args(parser: argparse.ArgumentParser) -> None:
-    """The ``DATA_DIR`` and ``--chkpt-dir`` arguments shared by the three AE steps."""
-    parser.add_argument("data_dir", help="dataset directory written by create_vector.py")
-    parser.add_argument("--chkpt-dir", "-chkpt_dir", required=True,
-                        help="directory of the representation (checkpoints, weights, stats)")
 
 
 def parse_args(argv=None) -> argparse.Namespace:

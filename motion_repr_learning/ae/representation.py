@@ -4,7 +4,8 @@ A *representation* maps motion vectors ``Y`` ``(N, D)`` to codes ``Z`` ``(N, DIM
 one row per frame. Both kinds share one interface (:class:`Representation`) and one on-disk
 layout, so ``encode_dataset.py``, ``decode.py`` and ``predict.py`` work with either::
 
-    CHKPT_DIR/representation.json   kind, DIM, D, settings; "complete" once training ended
+    CHKPT_DIR/config.json           kind (dae or pca, :mod:`data_processing.artifacts`), DIM, D,
+                                    settings; "complete" once training ended
     CHKPT_DIR/norm_mean.npy         the dataset's motion_mean (copied: the directory is
     CHKPT_DIR/norm_scale.npy        self-contained) and motion_absmax
     CHKPT_DIR/best.weights.h5       DAE weights (best dev epoch)        [dae]
@@ -23,19 +24,21 @@ the normalisation need no TensorFlow.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from data_processing.artifacts import CONFIG, read_config, write_config
 from data_processing.dataset import SPLITS, DatasetMeta
-from data_processing.files import PipelineError, load_array, read_json, save_array, write_json
+from data_processing.files import PipelineError, load_array, save_array
 from data_processing.representations import to_positions
 from evaluation.metrics import ape
 
 KINDS = ("dae", "pca")
-INFO = "representation.json"
+INFO = CONFIG
 ENCODING_INFO = "encoding.json"
 CHUNK = 65536  # rows per forward pass when encoding or decoding long arrays
 
@@ -123,7 +126,7 @@ class Representation:
     path : Path
         Its directory.
     info : dict
-        Contents of ``representation.json``.
+        Contents of ``config.json``.
     """
 
     def __init__(self, path: Path, info: dict):
@@ -206,13 +209,16 @@ def load_representation(path) -> Representation:
     if not (path / INFO).is_file():
         raise PipelineError(f"{path}: no trained representation here (no {INFO}; run "
                             "motion_repr_learning/ae/learn_dataset_encoding.py first)")
-    info = read_json(path / INFO)
+    info = read_config(path, KINDS)
     if not info.get("complete"):
         raise PipelineError(f"{path}: representation training did not finish (rerun "
                             "learn_dataset_encoding.py with the same arguments to resume)")
-    if info.get("kind") not in KINDS:
-        raise PipelineError(f"{path / INFO}: unknown representation kind {info.get('kind')!r}")
     return (DAERepresentation if info["kind"] == "dae" else PCARepresentation)(path, info)
+
+
+def _write_info(chkpt_dir: Path, info: dict) -> None:
+    settings = {k: v for k, v in info.items() if k not in ("kind", "format")}
+    write_config(chkpt_dir, info["kind"], settings)
 
 
 def check_compatible(representation: Representation, meta: DatasetMeta) -> None:
@@ -236,7 +242,7 @@ def _start(chkpt_dir: Path, meta: DatasetMeta, kind: str, dim: int, settings: di
             "dataset": str(Path(meta.root).resolve()), "settings": settings, "complete": False}
     path = chkpt_dir / INFO
     if path.is_file():
-        old = read_json(path)
+        old = read_config(chkpt_dir)
         same = ("kind", "dim", "output_size", "motion")
         if any(old.get(k) != info[k] for k in same):
             raise PipelineError(
@@ -247,12 +253,12 @@ def _start(chkpt_dir: Path, meta: DatasetMeta, kind: str, dim: int, settings: di
     if not 0 < dim <= meta.output_size:
         raise PipelineError(f"--dim must be in [1, {meta.output_size}] (D), got {dim}")
     Normaliser.from_dataset(meta).save(chkpt_dir)
-    write_json(path, info)
+    _write_info(chkpt_dir, info)
     return info
 
 
 def _finish(chkpt_dir: Path, info: dict, **results) -> Representation:
-    write_json(chkpt_dir / INFO, {**info, **results, "complete": True})
+    _write_info(chkpt_dir, {**info, **results, "complete": True})
     return load_representation(chkpt_dir)
 
 
@@ -265,8 +271,9 @@ def learn_dae(meta: DatasetMeta, chkpt_dir, dim: int, settings: DAESettings) -> 
     import keras
     import tensorflow as tf
 
-    from helpers.training import Trainer, set_seed
     from motion_repr_learning.ae.dae import DenoisingAutoencoder
+    from training.data import shuffled_batches
+    from training.loop import Trainer, set_seed
 
     chkpt_dir = Path(chkpt_dir)
     info = _start(chkpt_dir, meta, "dae", dim, asdict(settings))
@@ -278,9 +285,8 @@ def learn_dae(meta: DatasetMeta, chkpt_dir, dim: int, settings: DAESettings) -> 
     model = DenoisingAutoencoder(meta.output_size, dim, noise_std=noise_std,
                                  dropout=settings.dropout, l2=settings.l2, seed=settings.seed)
     trainer = Trainer(model, keras.optimizers.Adam(settings.learning_rate), chkpt_dir)
-    batches = (tf.data.Dataset.from_tensor_slices(train)
-               .shuffle(len(train), seed=settings.seed, reshuffle_each_iteration=True)
-               .batch(settings.batch_size, drop_remainder=len(train) >= settings.batch_size))
+    batches = shuffled_batches(train, batch_size=settings.batch_size, seed=settings.seed,
+                               drop_remainder=len(train) >= settings.batch_size)
     dev_batches = tf.data.Dataset.from_tensor_slices(dev).batch(4096) if len(dev) else None
     result = trainer.fit(batches, epochs=settings.epochs, dev_dataset=dev_batches,
                          patience=settings.patience)
@@ -341,3 +347,10 @@ def motion_fingerprint(data_dir) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def add_representation_args(parser: argparse.ArgumentParser) -> None:
+    """The ``DATA_DIR`` and ``--chkpt-dir`` arguments shared by the three AE steps."""
+    parser.add_argument("data_dir", help="dataset directory written by create_vector.py")
+    parser.add_argument("--chkpt-dir", "-chkpt_dir", required=True,
+                        help="directory of the representation (checkpoints, weights, stats)")

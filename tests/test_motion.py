@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from data_processing import motion as motion_io
 from data_processing.bvh import Skeleton, read_bvh
 from data_processing.dataset import DatasetMeta
 from data_processing.demo_speaker import demo_skeleton
@@ -61,9 +62,9 @@ def test_only_a_pinned_root_is_stood_up(demo_motion, rng):
     offset = skel.offsets[skel.root]
     pinned = demo_motion.positions(pin_root=True)
     wobbly = pinned + rng.normal(0.0, 0.1, pinned.shape)  # a prediction of a pinned root
-    np.testing.assert_allclose(to_bvh.stand_pinned_root(wobbly, skel), wobbly + offset)
+    np.testing.assert_allclose(motion_io.stand_pinned_root(wobbly, skel), wobbly + offset)
     moving = demo_motion.positions()
-    np.testing.assert_array_equal(to_bvh.stand_pinned_root(moving, skel), moving)
+    np.testing.assert_array_equal(motion_io.stand_pinned_root(moving, skel), moving)
 
 
 def test_positions_txt_and_3d_arrays_are_accepted(demo_motion, tmp_path):
@@ -74,7 +75,7 @@ def test_positions_txt_and_3d_arrays_are_accepted(demo_motion, tmp_path):
     np.save(tmp_path / "pred3d.npy", positions)
     for name in ("pred.txt", "pred3d.npy"):
         export = to_bvh.export_bvh(tmp_path / name, tmp_path / f"{name}.bvh", data)
-        assert export.kind == "positions"
+        assert export.fit is not None
         assert export.fit.error < 1e-4
         back = read_bvh(tmp_path / f"{name}.bvh")
         assert position_error(back.positions(), positions + skel.offsets[skel.root]) < 1e-4
@@ -95,7 +96,7 @@ def test_round_trip_on_genea(genea_bvh, tmp_path):
         assert back.frame_time == pytest.approx(motion.frame_time, abs=1e-7)
         # the hips (b_root) translate under the world node; the fit is exact up to the file's
         # own bone-length noise (position channels differ from the offsets by <= 0.005 cm)
-        assert to_bvh.default_translating(skel) == [skel.names.index("b_root")]
+        assert motion_io.default_translating(skel) == [skel.names.index("b_root")]
         assert export.fit.error < 0.01
         assert position_error(back.positions(), positions) < 0.01
 
@@ -106,7 +107,6 @@ def test_rot6d_is_written_exactly(demo_raw, tmp_path):
     vectors = rot6d_vector(motion)
     np.save(tmp_path / "a2g.npy", vectors)
     export = to_bvh.export_bvh(tmp_path / "a2g.npy", tmp_path / "out.bvh", data)
-    assert export.kind == "rot6d"
     assert export.fit is None
     back = read_bvh(tmp_path / "out.bvh")
     assert back.n_frames == motion.n_frames
@@ -153,11 +153,11 @@ def test_ambiguous_width_uses_the_dataset_representation():
         array_kind(9, skel, representation="pos_vel")
 
 
-def test_motion_to_bvh_library_call_on_a_bare_skeleton():
+def test_export_of_a_degenerate_pose_on_a_bare_skeleton():
     skel = demo_skeleton()
     with pytest.raises(PipelineError, match="frame rate"):
-        to_bvh.motion_to_bvh(np.zeros((4, skel.n_joints, 3)), skel)
-    export = to_bvh.motion_to_bvh(np.zeros((4, 3 * skel.n_joints)), skel, fps=20.0)
+        motion_io.from_vectors(np.zeros((4, skel.n_joints, 3)), skel, 0.0)
+    export = motion_io.from_vectors(np.zeros((4, 3 * skel.n_joints)), skel, 20.0).to_bvh()
     assert export.motion.n_frames == 4  # a degenerate (all-zero) pose still gives a motion
     assert np.isfinite(export.motion.frames).all()
 
@@ -169,8 +169,77 @@ def test_euler_angles_are_continuous_over_time(tmp_path):
     local[:, skel.root] = euler_to_matrix(turn[:, None], "Y")
     six = matrix_to_rot6d(local[:, skel.rotating]).reshape(81, -1)
     vectors = np.concatenate([six, np.zeros((81, 3))], axis=1)
-    export = to_bvh.motion_to_bvh(vectors, skel, fps=20.0)
+    export = motion_io.from_vectors(vectors, skel, 20.0).to_bvh()
     yaw = export.motion.frames[:, 5]  # Hips: X Y Z position, then Z X Y rotation
     assert np.abs(np.diff(yaw)).max() < 10.0
     np.testing.assert_allclose(yaw, turn, atol=1e-9)
     np.testing.assert_allclose(export.motion.local_rotations(), local, atol=1e-12)
+
+
+# -- the one motion loader ------------------------------------------------------------------------
+
+
+def test_samples_of_one_sequence_and_single_motions(demo_raw, tmp_path):
+    bvh = read_bvh(sorted((demo_raw / "motion").glob("*.bvh"))[0]).resample(30.0)
+    data = make_data_dir(tmp_path / "a2g", bvh.skeleton, fps=30.0, motion="rot6d")
+    vectors = rot6d_vector(bvh)[:40]
+    np.save(tmp_path / "three.npy", np.stack([vectors] * 3))
+    samples = motion_io.load_samples(tmp_path / "three.npy", dataset=DatasetMeta.load(data))
+    assert len(samples) == 3
+    np.testing.assert_allclose(samples[2].positions, bvh.positions()[:40], atol=1e-9)
+    np.testing.assert_allclose(samples[0].vectors("rot6d"), vectors, atol=1e-12)
+    with pytest.raises(PipelineError, match="3 samples, expected one motion"):
+        motion_io.load_motion(tmp_path / "three.npy", dataset=DatasetMeta.load(data))
+
+
+def test_rotations_resample_like_the_bvh_and_root_relative_uses_the_root(demo_raw):
+    bvh = read_bvh(sorted((demo_raw / "motion").glob("*.bvh"))[0])
+    motion = motion_io.from_bvh(bvh)
+    np.testing.assert_allclose(motion.positions, bvh.positions(), atol=1e-9)
+    np.testing.assert_allclose(motion.resample(30.0).positions, bvh.resample(30.0).positions(),
+                               atol=1e-9)
+    np.testing.assert_allclose(motion.root_relative(), bvh.positions(pin_root=True), atol=1e-9)
+    assert motion.resample(bvh.fps) is motion
+
+
+def test_skeleton_rest_pose_and_translations(tiny_bvh):
+    skel = read_bvh(tiny_bvh).skeleton
+    np.testing.assert_allclose(skel.rest_positions(),
+                               [[0, 90, 0], [0, 100, 0.5], [12, 100, 0.5], [32, 100, 0.5]])
+    root = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    translations = skel.translations(root)
+    assert translations.shape == (2, 4, 3)
+    np.testing.assert_array_equal(translations[:, skel.root], root)
+    np.testing.assert_array_equal(translations[1, 1:], skel.offsets[1:])
+
+
+def test_directories_match_by_id_and_skip_unfinished_writes(tmp_path):
+    for name in ("X_test_audio7.npy", "demo_002.txt", ".partial-123-demo_003.npy", "notes.md"):
+        (tmp_path / name).write_text("")
+    files = motion_io.motion_files(tmp_path)
+    assert sorted(files) == ["7", "demo_002"]
+    assert motion_io.match_ids(["demo_002", "7"], files, tmp_path) == \
+        [tmp_path / "demo_002.txt", tmp_path / "X_test_audio7.npy"]
+    with pytest.raises(PipelineError, match=r"no file for id\(s\) 8; no ground truth for "
+                                            r"id\(s\) demo_002"):
+        motion_io.match_ids(["7", "8"], files, tmp_path)
+    (tmp_path / "gesture7.bvh").write_text("")
+    with pytest.raises(PipelineError, match="have the same id '7'"):
+        motion_io.motion_files(tmp_path)
+
+
+def test_save_motion_writes_arrays_and_one_bvh_per_sample(demo_raw, tmp_path):
+    bvh = read_bvh(sorted((demo_raw / "motion").glob("*.bvh"))[0])
+    motion = motion_io.from_bvh(bvh).crop(20)
+    assert motion_io.save_motion(tmp_path / "m.bvh", [motion, motion]) == \
+        [tmp_path / "m_sample0.bvh", tmp_path / "m_sample1.bvh"]
+    np.testing.assert_allclose(read_bvh(tmp_path / "m_sample1.bvh").positions(),
+                               motion.positions, atol=1e-4)
+    motion_io.save_motion(tmp_path / "m.npy", motion, kind="pos_vel")
+    np.testing.assert_allclose(np.load(tmp_path / "m.npy"), pos_vel(motion.positions),
+                               atol=1e-4)
+    with pytest.raises(PipelineError, match="do not fit a .txt"):
+        motion_io.save_motion(tmp_path / "m.txt", [motion, motion], kind="positions")
+    positions_only = motion_io.Motion(motion.positions, motion.fps, motion.skeleton)
+    with pytest.raises(PipelineError, match="cannot be written as rot6d"):
+        positions_only.vectors("rot6d")
