@@ -73,3 +73,22 @@ def demo_raw(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo_raw")
     write_demo_dataset(out, files=6, seconds=12.0, seed=7, workers=1)
     return out
+
+
+# Modules that train models (or run whole steps on trained ones) are the slow tier; `make
+# test-fast` deselects them (`-m "not slow"`), `make test` (CI) runs everything.
+TRAINING_MARKERS = ("iva19_helpers", "a2g_helpers", "train.main", "learn_dae", "train_extractor")
+SLOW_MODULES = ("test_fuzz", "test_kill", "test_beat_alignment", "test_render_video",
+                "test_a2g_model", "test_a2g_layers", "test_a2g_losses", "test_training_loop")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test of a training (or otherwise slow) module ``slow``."""
+    slow: dict[str, bool] = {}
+    for item in items:
+        path = Path(item.fspath)
+        if path not in slow:
+            text = path.read_text()
+            slow[path] = path.stem in SLOW_MODULES or any(m in text for m in TRAINING_MARKERS)
+        if slow[path]:
+            item.add_marker(pytest.mark.slow)

@@ -169,3 +169,11 @@ def test_decode_without_checkpoint_fails_in_one_line(data, tmp_path):
     assert len(lines) == 1
     assert "no trained representation" in lines[0]
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_a_run_with_other_settings_is_refused(data, tmp_path):
+    meta, _ = data
+    learn_dae(meta, tmp_path / "dae", 4, QUICK)
+    other = DAESettings(**{**QUICK.__dict__, "learning_rate": QUICK.learning_rate * 2})
+    with pytest.raises(PipelineError, match="another learning_rate"):
+        learn_dae(meta, tmp_path / "dae", 4, other)

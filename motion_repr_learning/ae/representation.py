@@ -250,11 +250,24 @@ def _start(chkpt_dir: Path, meta: DatasetMeta, kind: str, dim: int, settings: di
                 f"D {old.get('output_size')}, not a {kind} of DIM {dim} for D "
                 f"{meta.output_size}; use another --chkpt-dir"
             )
+        changed = _changed_settings(old, info)
+        if changed:
+            raise PipelineError(f"{path}: this directory holds a run with another "
+                                f"{', '.join(changed)}; use another --chkpt-dir or delete it "
+                                "(only --epochs may change, to train on)")
     if not 0 < dim <= meta.output_size:
         raise PipelineError(f"--dim must be in [1, {meta.output_size}] (D), got {dim}")
     Normaliser.from_dataset(meta).save(chkpt_dir)
     _write_info(chkpt_dir, info)
     return info
+
+
+def _changed_settings(old: dict, new: dict) -> list[str]:
+    """What differs between a saved run and a new one, other than the epochs to train."""
+    changed = ["dataset"] if old.get("dataset") != new["dataset"] else []
+    settings = old.get("settings", {})
+    return changed + [k for k, v in new["settings"].items()
+                      if k != "epochs" and settings.get(k) != v]
 
 
 def _finish(chkpt_dir: Path, info: dict, **results) -> Representation:
