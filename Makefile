@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-full test test-fast lint bench clean
+.PHONY: demo demo-sweep demo-full chromium test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,19 +22,36 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/python helpers/run_experiments.py example_scripts/experiments/demo.toml
 
+demo-sweep: $(STAMP)  # every method of the demo (DIM, features, the A2G ablation)
+	$(BIN)/python helpers/run_experiments.py example_scripts/experiments/demo_sweep.toml
+
 demo-full: $(STAMP)
 	$(BIN)/python helpers/run_experiments.py example_scripts/experiments/demo_full.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP)
+# Two pytest-xdist workers: most of a test's time is single-threaded Python (tracing TF graphs,
+# numpy), so two of them keep two cores busy. Whole files go to one worker (module fixtures).
+TEST_JOBS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15
+
+# The browser tests' Chromium (Debian's package), installed where this machine allows it;
+# without it those tests skip and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+	       || { apt-get update -q >/dev/null 2>&1 \
+	            && apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; }; }; } \
+	  || echo "chromium could not be installed: the browser tests will skip"
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 test-fast: $(STAMP)  # the edit-loop tier: no model training
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py

@@ -6,9 +6,11 @@ Usage::
         [--batch-size B] [--insert CLIP.bvh@SECONDS ...] [--blend S]
 
 ``MODEL`` is a model directory (``config.json`` names its family:
-:data:`helpers.families.FAMILIES`): an IVA'19 model (``train.py``) or an Audio2Gestures run
-(``gesture_vae/train.py``). ``INPUT`` is a ``.wav`` file, whose features are computed with the
-model's saved settings, or (IVA'19) an ``X_test_<id>.npy`` file of context windows.
+:data:`helpers.families.FAMILIES`): an IVA'19 model (``train.py``), the published IVA'19 model
+(``helpers/import_iva19_model.py``) or an Audio2Gestures run (``gesture_vae/train.py``).
+``INPUT`` is an audio file (any format soundfile reads:
+:data:`data_processing.files.AUDIO_SUFFIXES`), whose features are computed with the model's
+saved settings, or (IVA'19) an ``X_test_<id>.npy`` file of context windows.
 ``OUTPUT`` gets one frame per audio frame at the model's fps, by its extension: ``.npy`` or
 ``.txt`` (the family's vectors: ``pos_vel`` for IVA'19, ``rot6d`` for Audio2Gestures) or
 ``.bvh`` on the dataset's skeleton (:func:`data_processing.motion.save_motion`, the one
@@ -20,7 +22,7 @@ Family options are given only to the families that take them (``--batch-size``: 
 ``--insert`` and ``--blend``: Audio2Gestures clip insertion); another family refuses them
 with a one-line error.
 
-When ``INPUT`` is a directory, every ``*.npy`` and ``*.wav`` in it is predicted into the
+When ``INPUT`` is a directory, every ``*.npy`` and audio file in it is predicted into the
 directory ``OUTPUT`` as ``<id>.<format>`` (:func:`data_processing.motion.motion_id`); the
 directory appears only when every file succeeded. Every file gets the same ``--seed``, so a
 file's motion does not depend on the other files.
@@ -31,12 +33,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from data_processing.files import PipelineError, atomic_path, run_cli
+from data_processing.files import AUDIO_SUFFIXES, PipelineError, atomic_path, run_cli
 from data_processing.motion import list_files, motion_id, save_motion
 from helpers.families import GestureModel, load_model
 
 FORMATS = ("txt", "npy", "bvh")
-INPUT_SUFFIXES = (".npy", ".wav")
+INPUT_SUFFIXES = (".npy", *AUDIO_SUFFIXES)
 
 
 def predict_file(model: GestureModel, path, out_path, *, samples: int = 1, seed: int = 0,
@@ -55,10 +57,10 @@ def predict_file(model: GestureModel, path, out_path, *, samples: int = 1, seed:
 
 def predict_directory(model: GestureModel, in_dir, out_dir, *, fmt: str = "txt",
                       **options) -> list[Path]:
-    """Predict every ``.npy`` and ``.wav`` of ``in_dir`` into ``out_dir`` (all or nothing)."""
+    """Predict every ``.npy`` and audio file of ``in_dir`` into ``out_dir`` (all or nothing)."""
     inputs = list_files(in_dir, INPUT_SUFFIXES)
     if not inputs:
-        raise PipelineError(f"{in_dir}: no .npy or .wav files")
+        raise PipelineError(f"{in_dir}: no .npy or audio files ({', '.join(AUDIO_SUFFIXES)})")
     out_dir = Path(out_dir)
     written = []
     with atomic_path(out_dir) as tmp:
@@ -73,7 +75,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     """Command-line arguments (family options default to ``None``: not given)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="model directory (config.json names its family)")
-    parser.add_argument("input", help="a .wav file, X_test_<id>.npy windows, or a directory")
+    parser.add_argument("input", help="an audio file (.wav, .flac, ...), X_test_<id>.npy "
+                                          "windows, or a directory")
     parser.add_argument("output", help="motion .npy, .txt or .bvh (a directory for a directory)")
     parser.add_argument("--format", choices=FORMATS, default="txt",
                         help="file format in directory mode (default txt)")

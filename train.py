@@ -9,7 +9,7 @@ Usage (the original's positional form, plus options)::
 regresses the codes ``DATA_DIR/DIM/Y_*_encoded.npy`` written by
 ``motion_repr_learning/ae/encode_dataset.py`` (the proposed model). ``N_INPUT`` is checked
 against ``meta.json``, which also gives the context size and feature set. ``MODEL`` is a
-directory (:mod:`motion_repr_learning.speech_model`): ``config.json`` (what the model predicts,
+directory (:mod:`speech_encoder.model`): ``config.json`` (what the model predicts,
 through which representation, from which features), ``model.keras``, ``skeleton.json``, and the
 training loop's checkpoints, TensorBoard logs, ``history.csv`` and ``loss_curve.png``;
 rerunning the same command after an interruption resumes training.
@@ -25,7 +25,7 @@ from pathlib import Path
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError, check_range, claim_run, file_sha256, run_cli
 from motion_repr_learning.ae.representation import ENCODING_INFO
-from motion_repr_learning.speech_model import (
+from speech_encoder.model import (
     EVAL_BATCH,
     ModelCard,
     NetworkConfig,

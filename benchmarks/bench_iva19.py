@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 
 from data_processing import demo_speaker  # noqa: E402
-from motion_repr_learning.speech_model import (  # noqa: E402
+from speech_encoder.model import (  # noqa: E402
     ModelCard,
     SpeechToMotion,
     build_network,

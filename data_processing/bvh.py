@@ -8,7 +8,9 @@ Conventions (see :mod:`data_processing.rotations` for the rotation glossary):
 * A joint has 0 to 3 position channels and 0 to 3 rotation channels, in any order. Rotation
   channels are intrinsic Euler angles in degrees in the order they are listed.
 * Position channels *replace* the joint's OFFSET as its local translation (the convention of
-  MotionBuilder and Blender; in GENEA files the channel values equal the offsets).
+  MotionBuilder and Blender). They may be animated on any joint, not only the root: in GENEA
+  files every joint has them, and those of ``b_root`` (the hips, under the world node
+  ``body_world``) move and differ from its OFFSET.
 * Units are the file's own (usually centimetres); frame time is in seconds.
 """
 
@@ -28,6 +30,16 @@ from data_processing.files import PipelineError, atomic_path, read_json, write_j
 
 ROTATION_CHANNELS = {"Xrotation": "X", "Yrotation": "Y", "Zrotation": "Z"}
 POSITION_CHANNELS = {"Xposition": 0, "Yposition": 1, "Zposition": 2}
+
+
+def joint_side(name: str) -> str:
+    """``left``, ``right`` or ``centre`` by a joint's name (``Left…``, ``…_l_…``, ``r_…``)."""
+    low = name.lower()
+    if "left" in low or re.search(r"(^|_)l(_|$)", low):
+        return "left"
+    if "right" in low or re.search(r"(^|_)r(_|$)", low):
+        return "right"
+    return "centre"
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +113,17 @@ class Skeleton:
         return int(np.flatnonzero(self.parents < 0)[0])
 
     @cached_property
+    def translating(self) -> np.ndarray:
+        """Joints whose local translation may change per frame (``rot6d`` stores them).
+
+        The root, then every other joint with position channels (GENEA's ``b_root``), in
+        joint order.
+        """
+        others = [j for j in range(self.n_joints) if j != self.root
+                  and any(c in POSITION_CHANNELS for c in self.channels[j])]
+        return np.array([self.root, *others], dtype=np.int64)
+
+    @cached_property
     def levels(self) -> list[np.ndarray]:
         """Joint indices grouped by depth in the tree, roots first (for batched FK)."""
         return kinematics.depth_levels(self.parents)
@@ -109,17 +132,19 @@ class Skeleton:
         """Indices of the direct children of ``joint``."""
         return np.flatnonzero(self.parents == joint)
 
-    def translations(self, root: np.ndarray) -> np.ndarray:
-        """Local translations ``(T, J, 3)`` for FK: the offsets, the root's replaced by ``root``.
+    def translations(self, moving: np.ndarray) -> np.ndarray:
+        """Local translations ``(T, J, 3)`` for FK: the offsets, with the moving joints' replaced.
 
         Parameters
         ----------
-        root : np.ndarray [shape=(T, 3)]
-            Translation of the root joint per frame.
+        moving : np.ndarray [shape=(T, 3) or (T, P, 3)]
+            Translation per frame of the root alone ``(T, 3)``, or of every joint of
+            :attr:`translating` ``(T, P, 3)``.
         """
-        root = np.asarray(root, dtype=np.float64)
-        out = np.broadcast_to(self.offsets, (len(root), self.n_joints, 3)).copy()
-        out[:, self.root] = root
+        moving = np.asarray(moving, dtype=np.float64)
+        joints = [self.root] if moving.ndim == 2 else self.translating
+        out = np.broadcast_to(self.offsets, (len(moving), self.n_joints, 3)).copy()
+        out[:, joints] = moving.reshape(len(moving), len(joints), 3)
         return out
 
     def rest_positions(self) -> np.ndarray:

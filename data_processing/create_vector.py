@@ -7,6 +7,8 @@ Usage::
 
 Reads ``DATA_DIR/gg-{train,dev,test}.csv`` (from ``prepare_data.py``), processes the files in
 parallel, and writes the arrays listed in :mod:`data_processing.dataset`, ``meta.json`` last.
+Transcripts listed in the tables are checked and recorded in ``meta.json`` (their words per
+frame: :meth:`data_processing.dataset.DatasetMeta.words`).
 ``N_CONTEXT`` is the original's: 60 means 30 frames on each side, 61-frame windows padded
 with the features of silence at both ends of a file.
 """
@@ -38,6 +40,7 @@ from data_processing.files import (
     staged_outputs,
 )
 from data_processing.representations import REPRESENTATIONS, pos_vel, rot6d_vector
+from data_processing.transcripts import read_transcript
 from data_processing.validation import validate_all
 
 log = logging.getLogger(__name__)
@@ -87,13 +90,19 @@ def check_settings(n_context: int, settings: VectorSettings, motion: str,
     audio.feature_size(settings.features, mel_preset=settings.mel_preset)
 
 
-def vectorise_pair(job: tuple[str, str, str, VectorSettings]) -> dict:
-    """Features and motion arrays of one pair, at ``settings.fps`` and of equal length."""
-    seq_id, wav, bvh, settings = job
+def vectorise_pair(job: tuple[str, str, str, str, VectorSettings]) -> dict:
+    """Features and motion arrays of one pair, at ``settings.fps`` and of equal length.
+
+    The job is ``(id, wav, bvh, transcript, settings)``; a transcript (``""``: none) is read
+    to check it.
+    """
+    seq_id, wav, bvh, transcript, settings = job
     errors: list[PipelineError] = []
     feats = attempt(errors, audio.file_features, wav, settings.features, fps=settings.fps,
                     mel_preset=settings.mel_preset)
     motion = attempt(errors, read_bvh, bvh)
+    if transcript:
+        attempt(errors, read_transcript, transcript)
     if errors:
         raise PipelineErrors(errors)
     if motion.n_frames < 2:
@@ -126,8 +135,11 @@ def vectorise_pair(job: tuple[str, str, str, VectorSettings]) -> dict:
             "warning": warning, **arrays}
 
 
-def read_split_table(data_dir: Path, split: str) -> list[tuple[str, str, str]]:
-    """``(id, wav, bvh)`` rows of ``gg-<split>.csv``; the id is the wav stem (as IVA'19)."""
+def read_split_table(data_dir: Path, split: str) -> list[tuple[str, str, str, str]]:
+    """``(id, wav, bvh, transcript)`` rows of ``gg-<split>.csv``.
+
+    The id is the wav stem (as IVA'19); the transcript is ``""`` when the table has none.
+    """
     path = data_dir / f"gg-{split}.csv"
     if not path.is_file():
         raise PipelineError(f"{path}: no such file (run data_processing/prepare_data.py first)")
@@ -138,10 +150,12 @@ def read_split_table(data_dir: Path, split: str) -> list[tuple[str, str, str]]:
     missing = {"wav_filename", "bvh_filename"} - set(table.columns)
     if missing:
         raise PipelineError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    transcripts = table.get("transcript_filename", pd.Series([""] * len(table)))
     rows = []
-    for wav, bvh in zip(table["wav_filename"], table["bvh_filename"]):
-        wav, bvh = (p if Path(p).is_absolute() else str(data_dir / p) for p in (wav, bvh))
-        rows.append((Path(wav).stem, wav, bvh))
+    for wav, bvh, transcript in zip(table["wav_filename"], table["bvh_filename"], transcripts):
+        wav, bvh, transcript = (p if not p or Path(p).is_absolute() else str(data_dir / p)
+                                for p in (wav, bvh, transcript))
+        rows.append((Path(wav).stem, wav, bvh, transcript))
     return rows
 
 
@@ -190,8 +204,7 @@ def create_vectors(data_dir, n_context: int, settings: VectorSettings, *,
         tables = {split: read_split_table(data_dir, split) for split in SPLITS}
         if not tables["train"]:
             raise PipelineError(f"{data_dir / 'gg-train.csv'}: no training files")
-        jobs = [(seq_id, wav, bvh, settings) for split in SPLITS
-                for seq_id, wav, bvh in tables[split]]
+        jobs = [(*row, settings) for split in SPLITS for row in tables[split]]
         results = vectorise_all(jobs, workers=workers)
         by_split, start = {}, 0
         for split in SPLITS:
@@ -199,12 +212,16 @@ def create_vectors(data_dir, n_context: int, settings: VectorSettings, *,
             start += len(tables[split])
         with staged_outputs(data_dir, invalidate=["meta.json"], last=["meta.json"]) as stage:
             meta = _write_dataset(stage, by_split, n_context, settings, motion)
-            meta.files = {r["id"]: {"wav": str(Path(j[1]).resolve()),
-                                    "bvh": str(Path(j[2]).resolve())}
-                          for r, j in zip(results, jobs)}
+            meta.files = {r["id"]: _source_files(*job[1:4]) for r, job in zip(results, jobs)}
             meta.save(stage)
     meta.root = data_dir
     return meta
+
+
+def _source_files(wav: str, bvh: str, transcript: str) -> dict[str, str]:
+    """The ``meta.json`` record of one sequence's files (absolute paths)."""
+    files = {"wav": wav, "bvh": bvh, **({"transcript": transcript} if transcript else {})}
+    return {kind: str(Path(path).resolve()) for kind, path in files.items()}
 
 
 def _write_dataset(out: Path, by_split: dict, n_context: int, settings: VectorSettings,
@@ -273,7 +290,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true",
                         help="fail when durations differ by more than --tolerance")
     parser.add_argument("--workers", type=int, default=None,
-                        help="parallel processes (default: all cores)")
+                        help="parallel processes (default: 1 on 2 cores or fewer, else all cores)")
     return parser.parse_args(argv)
 
 

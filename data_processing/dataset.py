@@ -11,8 +11,12 @@
     X_{split}.npy              (N, N_CONTEXT + 1, F) context windows, raw features
     Y_{split}.npy              (N, D) motion vectors (pos_vel or rot6d)
     test_inputs/X_test_<id>.npy  windows of one test file
-    sequences/<split>/<id>.npz   audio (T, F), motion (T, D), rot6d (T, 6R + 3),
+    sequences/<split>/<id>.npz   audio (T, F), motion (T, D), rot6d (T, 6R + 3P),
                                  positions (T, 3J) with root translation, same T
+
+``prepare_data.py`` leaves ``<split>/transcripts/`` beside them when the recordings have
+transcripts; ``meta.json`` records each sequence's (:meth:`DatasetMeta.transcript`,
+:meth:`DatasetMeta.words`).
 
 Every later step reads :class:`DatasetMeta` instead of asking for the flags again.
 """
@@ -33,6 +37,7 @@ from data_processing.files import (
     read_json,
     write_json,
 )
+from data_processing.transcripts import frame_words, read_transcript
 
 SPLITS = ("train", "dev", "test")
 STATS = ("audio_mean", "audio_std", "motion_mean", "motion_std", "motion_absmax", "silence")
@@ -64,7 +69,7 @@ class DatasetMeta:
     splits : dict
         Sequence ids per split.
     files : dict
-        Source ``wav`` and ``bvh`` path of every id.
+        Source ``wav`` and ``bvh`` path of every id, and its ``transcript`` where it has one.
     versions : dict
         Library versions that built the dataset.
     """
@@ -137,4 +142,33 @@ class DatasetMeta:
     def sequences(self, split: str) -> list[dict[str, np.ndarray]]:
         """All sequences of a split, in id order."""
         return [self.sequence(split, seq_id) for seq_id in self.splits[split]]
+
+    @property
+    def has_transcripts(self) -> bool:
+        """Whether every sequence has a transcript (``False``: an audio-only dataset)."""
+        return bool(self.files) and all("transcript" in f for f in self.files.values())
+
+    def transcript(self, split: str, seq_id: str) -> Path | None:
+        """The transcript file of a sequence, ``None`` when it has none.
+
+        Looked for in the split's ``transcripts/`` first (the dataset may have moved), then at
+        the recorded path.
+        """
+        recorded = self.files.get(seq_id, {}).get("transcript")
+        if not recorded:
+            return None
+        moved = self.root / split / "transcripts" / Path(recorded).name
+        return moved if moved.is_file() else Path(recorded)
+
+    def words(self, split: str, seq_id: str) -> list[str] | None:
+        """The word spoken at each frame of a sequence, ``None`` without a transcript.
+
+        One string per frame of the sequence (``""``: silence), by
+        :func:`data_processing.transcripts.frame_words` at :attr:`fps`.
+        """
+        path = self.transcript(split, seq_id)
+        if path is None:
+            return None
+        n_frames = len(self.sequence(split, seq_id)["audio"])
+        return frame_words(read_transcript(path), n_frames, self.fps)
 

@@ -47,6 +47,11 @@ KILL_AT_ENV = "PIPELINE_KILL_AT"
 KILL_TRACE_ENV = "PIPELINE_KILL_TRACE"
 """Environment variable: a file to which every :func:`kill_point` appends ``k name``."""
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
+                  ".w64", ".rf64", ".caf", ".au", ".snd")
+"""Endings of the audio files that the steps look for: the formats libsndfile (soundfile)
+reads (MP3 from libsndfile 1.1 on)."""
+
 _TEMPORARY = re.compile(re.escape(TEMPORARY_PREFIX) + r"(\d+)-")
 _kill_counter = itertools.count(1)
 _cleaned_dirs: set[Path] = set()

@@ -5,10 +5,13 @@ Sources a step can be given (:func:`load_sources`):
 * a ``.bvh`` file: its own skeleton and frame rate, rotations exact;
 * an array ``.npy`` / ``.txt`` on a dataset's skeleton and frame rate, one row per frame:
   positions ``(T, 3 J)`` or ``(T, J, 3)``, ``pos_vel`` vectors ``(T, 6 J)`` or ``rot6d``
-  vectors ``(T, 6 R + 3)`` (:mod:`data_processing.representations`; the width tells which, the
-  dataset's representation settles widths that fit two). An ``.npy`` of shape ``(N, T, D)``
+  vectors ``(T, 6 R + 3 P)`` (:mod:`data_processing.representations`; the width tells which,
+  the dataset's representation settles widths that fit two). An ``.npy`` of shape ``(N, T, D)``
   holds ``N`` samples of one sequence (:func:`load_samples`);
 * a dataset sequence ``sequences/<split>/<id>.npz`` (its ground truth);
+* an SMPL-X motion ``.npz`` (BEAT2's ``smplxflame_30/*.npz``: ``poses``, ``trans``; see
+  :mod:`data_processing.smplx`) on the given or the dataset's SMPL-X skeleton, else on the
+  approximate template (:func:`from_smplx`);
 * a directory: one motion file per id (:func:`motion_files`);
 * ``DATA_DIR:SPLIT`` (e.g. ``demo/a2g:test``): the ground truth of every sequence of a
   prepared split, with its speech file (:func:`load_split`).
@@ -25,6 +28,7 @@ Euler angles unwrapped over time), or arrays of a dataset's representation.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,11 +36,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from data_processing import ik, representations
+from data_processing import ik, representations, smplx
 from data_processing.bvh import BVHMotion, Skeleton, read_bvh, write_bvh
 from data_processing.dataset import SPLITS, DatasetMeta
-from data_processing.files import PipelineError, list_inputs, load_array, save_array
+from data_processing.files import (
+    AUDIO_SUFFIXES,
+    PipelineError,
+    list_inputs,
+    load_array,
+    save_array,
+)
 from data_processing.kinematics import forward_kinematics, resample, resample_linear
+
+log = logging.getLogger(__name__)
 
 ARRAY_SUFFIXES = (".npy", ".txt")
 MOTION_SUFFIXES = (".bvh", *ARRAY_SUFFIXES)
@@ -154,7 +166,7 @@ class Motion:
 
         ``positions`` ``(T, 3 J)``, ``pos_vel`` ``(T, 6 J)`` (the positions as they are and
         their frame difference: a dataset's ``pos_vel`` is of root-pinned positions, and so is
-        an IVA'19 prediction) or ``rot6d`` ``(T, 6 R + 3)`` (needs rotations).
+        an IVA'19 prediction) or ``rot6d`` ``(T, 6 R + 3 P)`` (needs rotations).
         """
         if kind == "positions":
             return self.positions.reshape(self.n_frames, -1)
@@ -165,8 +177,8 @@ class Motion:
                 raise PipelineError(f"{self.name}: positions without rotations cannot be "
                                     "written as rot6d (write .bvh or positions)")
             skeleton = self._require_skeleton("rot6d")
-            return representations.rot6d_from_rotations(
-                self.rotations, self.translations[:, skeleton.root], skeleton)
+            return representations.rot6d_from_rotations(self.rotations, self.translations,
+                                                        skeleton)
         raise PipelineError(f"{self.name}: unknown motion kind {kind!r} (use "
                             f"{', '.join(representations.ARRAY_KINDS)})")
 
@@ -237,6 +249,33 @@ def from_rotations(rotations: np.ndarray, translations: np.ndarray, skeleton: Sk
     return Motion(positions, float(fps), skeleton, rotations, translations, name, audio)
 
 
+def from_smplx(path, *, skeleton: Skeleton | None = None, model=None,
+               joints: str = "all") -> Motion:
+    """A :class:`Motion` of an SMPL-X motion file (rotations exact, root from ``trans``).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.npz`` (:func:`data_processing.smplx.read_smplx`).
+    skeleton : Skeleton, optional
+        The SMPL-X skeleton to put it on (a dataset's: its joints and offsets).
+    model : path-like, optional
+        Without ``skeleton``: the user's SMPL-X model file, whose joint regressor gives the
+        offsets for the file's ``betas``. Without either, the approximate template, with a
+        warning (:data:`data_processing.smplx.TEMPLATE_WARNING`).
+    joints : {"all", "body"}
+        Joint set of a skeleton made here (:data:`data_processing.smplx.JOINT_SETS`).
+    """
+    data = smplx.read_smplx(path)
+    if skeleton is None and model is not None:
+        skeleton = smplx.skeleton(smplx.load_model(model).joints(data.betas), joints)
+    elif skeleton is None:
+        log.warning("%s: %s", path, smplx.TEMPLATE_WARNING)
+        skeleton = smplx.template_skeleton(joints)
+    rotations, translations = smplx.local_motion(data, skeleton, source=str(path))
+    return from_rotations(rotations, translations, skeleton, data.fps, name=str(path))
+
+
 def from_vectors(vectors: np.ndarray, skeleton: Skeleton | None, fps: float, *,
                  kind: str = "auto", preferred: str | None = None,
                  name: str = "motion") -> Motion:
@@ -268,8 +307,8 @@ def from_vectors(vectors: np.ndarray, skeleton: Skeleton | None, fps: float, *,
     kind = representations.array_kind(vectors.shape[1], skeleton, source=name,
                                       representation=kind, preferred=preferred)
     if kind == "rot6d":
-        rotations, root = representations.rot6d_to_rotations(vectors, skeleton)
-        return from_rotations(rotations, skeleton.translations(root), skeleton, fps, name=name)
+        rotations, translations = representations.rot6d_to_rotations(vectors, skeleton)
+        return from_rotations(rotations, translations, skeleton, fps, name=name)
     return Motion(representations.to_positions(vectors, skeleton, kind), float(fps), skeleton,
                   name=name)
 
@@ -390,6 +429,21 @@ def _array_context(path: Path, dataset: DatasetMeta | None, skeleton: Skeleton |
     return skeleton, float(fps), None if dataset is None else dataset.motion
 
 
+def _npz(path: Path, dataset: DatasetMeta | None, skeleton: Skeleton | None,
+         fps: float | None) -> Motion:
+    """An SMPL-X motion (arrays ``poses`` and ``trans``) or a dataset sequence."""
+    try:
+        with np.load(path) as data:
+            names = data.files
+    except (OSError, ValueError, EOFError) as error:
+        raise PipelineError(f"{path}: not a readable .npz ({error})") from None
+    if smplx.is_smplx(names):
+        if skeleton is None and dataset is not None:
+            skeleton = dataset.skeleton
+        return from_smplx(path, skeleton=skeleton)
+    return _sequence(path, dataset, skeleton, fps)
+
+
 def _sequence(path: Path, dataset: DatasetMeta | None, skeleton: Skeleton | None,
               fps: float | None) -> Motion:
     """A dataset sequence ``.npz``: its rotations when it has them, else its positions."""
@@ -397,7 +451,8 @@ def _sequence(path: Path, dataset: DatasetMeta | None, skeleton: Skeleton | None
     with np.load(path) as data:
         arrays = {key: data[key] for key in data.files}
     if "positions" not in arrays:
-        raise PipelineError(f"{path}: no 'positions' array (a dataset sequence has one)")
+        raise PipelineError(f"{path}: no 'positions' array (a dataset sequence has one; an "
+                            "SMPL-X motion has 'poses' and 'trans')")
     if "rot6d" in arrays and skeleton is not None:
         motion = from_vectors(arrays["rot6d"], skeleton, fps, kind="rot6d", name=str(path))
         positions = arrays["positions"].reshape(motion.n_frames, -1, 3)
@@ -412,11 +467,11 @@ def load_samples(path, *, dataset: DatasetMeta | None = None, skeleton: Skeleton
     Parameters
     ----------
     path : path-like
-        ``.bvh``, ``.npy``, ``.txt`` or a dataset sequence ``.npz``.
+        ``.bvh``, ``.npy``, ``.txt``, a dataset sequence ``.npz`` or an SMPL-X ``.npz``.
     dataset : DatasetMeta, optional
         Skeleton, frame rate and representation of array files.
     skeleton : Skeleton, optional
-        The skeleton of array files (overrides the dataset's).
+        The skeleton of array files and SMPL-X motions (overrides the dataset's).
     fps : float, optional
         Frame rate of array files (overrides the dataset's); a BVH has its own.
     kind : {"auto", "positions", "pos_vel", "rot6d"}
@@ -431,7 +486,7 @@ def load_samples(path, *, dataset: DatasetMeta | None = None, skeleton: Skeleton
             raise PipelineError(f"{path}: no frames")
         return [from_bvh(bvh, name=str(path))]
     if path.suffix == ".npz":
-        return [_sequence(path, dataset, skeleton, fps)]
+        return [_npz(path, dataset, skeleton, fps)]
     if path.suffix not in ARRAY_SUFFIXES:
         raise PipelineError(f"{path}: not a motion file (use .bvh, .npy, .txt or .npz)")
     skeleton, fps, preferred = _array_context(path, dataset, skeleton, fps)
@@ -459,8 +514,9 @@ def parse_split_source(source) -> tuple[Path, str] | None:
 
 def sequence_audio(meta: DatasetMeta, split: str, seq_id: str) -> Path | None:
     """The speech file of a dataset sequence: the split's inputs, else the recorded source."""
-    candidates = [meta.root / split / "inputs" / f"{seq_id}.wav",
-                  Path(meta.files.get(seq_id, {}).get("wav", ""))]
+    inputs = meta.root / split / "inputs"
+    candidates = [inputs / f"{seq_id}{suffix}" for suffix in AUDIO_SUFFIXES]
+    candidates.append(Path(meta.files.get(seq_id, {}).get("wav", "")))
     return next((p for p in candidates if p.name and p.is_file()), None)
 
 

@@ -4,8 +4,12 @@
     Per joint (End Sites included) ``[px, py, pz, vx, vy, vz]``: root-pinned global positions
     and their frame difference (velocity, 0 on the first frame). ``D = 6 J``.
 ``rot6d`` (Audio2Gestures)
-    The 6D rotation of every rotating joint (End Sites have none), then the root translation:
-    ``[r6d_0 ... r6d_{R-1}, tx, ty, tz]``. ``D = 6 R + 3``.
+    The 6D rotation of every rotating joint (End Sites have none), then the local translation
+    of every translating joint (:attr:`~data_processing.bvh.Skeleton.translating`: the root,
+    and any other joint with position channels, such as GENEA's ``b_root``):
+    ``[r6d_0 ... r6d_{R-1}, t_0 ... t_{P-1}]``. ``D = 6 R + 3 P``; ``P = 1`` when only the
+    root translates (the demo speaker: ``[..., tx, ty, tz]``). Forward kinematics of these
+    vectors reproduces the BVH's own, every animated channel included.
 
 Positions everywhere are ``(T, J, 3)`` arrays in the BVH's units, joints in skeleton order.
 Motion *files* (predictions, exports) hold one of :data:`ARRAY_KINDS`, positions ``(T, 3 J)``
@@ -43,20 +47,23 @@ def strip_velocity(vectors: np.ndarray) -> np.ndarray:
 
 
 def rot6d_vector(motion: BVHMotion) -> np.ndarray:
-    """A motion's ``rot6d`` vector ``(T, 6 R + 3)``."""
-    return rot6d_from_rotations(motion.local_rotations(), motion.root_translation(),
+    """A motion's ``rot6d`` vector ``(T, 6 R + 3 P)``."""
+    return rot6d_from_rotations(motion.local_rotations(), motion.local_translations(),
                                 motion.skeleton)
 
 
-def rot6d_from_rotations(local: np.ndarray, root: np.ndarray, skeleton: Skeleton) -> np.ndarray:
-    """Local rotations ``(T, J, 3, 3)`` and root translation ``(T, 3)`` to ``(T, 6 R + 3)``."""
+def rot6d_from_rotations(local: np.ndarray, translations: np.ndarray,
+                         skeleton: Skeleton) -> np.ndarray:
+    """Local rotations ``(T, J, 3, 3)`` and translations ``(T, J, 3)`` to ``(T, 6 R + 3 P)``."""
     rot6d = rotations.matrix_to_rot6d(local[:, skeleton.rotating])
-    return np.concatenate([rot6d.reshape(len(local), -1), root], axis=1)
+    moving = translations[:, skeleton.translating]
+    return np.concatenate([rot6d.reshape(len(local), -1), moving.reshape(len(local), -1)],
+                          axis=1)
 
 
 def rot6d_size(skeleton: Skeleton) -> int:
-    """Width of the ``rot6d`` vector of a skeleton."""
-    return 6 * len(skeleton.rotating) + 3
+    """Width of the ``rot6d`` vector of a skeleton, ``6 R + 3 P``."""
+    return 6 * len(skeleton.rotating) + 3 * len(skeleton.translating)
 
 
 def vector_size(skeleton: Skeleton, representation: str) -> int:
@@ -71,9 +78,14 @@ def vector_size(skeleton: Skeleton, representation: str) -> int:
 
 
 def rot6d_to_rotations(vectors: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
-    """``rot6d`` vectors ``(T, 6 R + 3)`` to local rotations ``(T, J, 3, 3)`` and root ``(T, 3)``.
+    """``rot6d`` vectors ``(T, 6 R + 3 P)`` to local rotations and translations.
 
-    Joints without rotation channels get the identity.
+    Returns
+    -------
+    local : np.ndarray [shape=(T, J, 3, 3)]
+        Local rotations; joints without rotation channels get the identity.
+    translations : np.ndarray [shape=(T, J, 3)]
+        Local translations: the offsets, those of the translating joints from the vectors.
     """
     vectors = np.asarray(vectors, dtype=np.float64)
     n_rot = len(skeleton.rotating)
@@ -81,7 +93,8 @@ def rot6d_to_rotations(vectors: np.ndarray, skeleton: Skeleton) -> tuple[np.ndar
     local[:, skeleton.rotating] = rotations.rot6d_to_matrix(
         vectors[:, : 6 * n_rot].reshape(len(vectors), n_rot, 6)
     )
-    return local, vectors[:, 6 * n_rot : 6 * n_rot + 3]
+    moving = vectors[:, 6 * n_rot :].reshape(len(vectors), len(skeleton.translating), 3)
+    return local, skeleton.translations(moving)
 
 
 def array_widths(skeleton: Skeleton) -> dict[str, int]:
@@ -147,17 +160,16 @@ def to_positions(vectors: np.ndarray, skeleton: Skeleton, kind: str) -> np.ndarr
     """Motion arrays ``(T, D)`` to positions ``(T, J, 3)``.
 
     The width tells the kind (:func:`array_kind`); ``kind`` settles widths that fit two.
-    ``pos_vel`` gives the root-pinned positions it stores, ``rot6d`` goes through FK with the
-    root translation, positions ``(T, 3 J)`` (velocities stripped) are reshaped.
+    ``pos_vel`` gives the root-pinned positions it stores, ``rot6d`` goes through FK with its
+    translations, positions ``(T, 3 J)`` (velocities stripped) are reshaped.
     """
     vectors = np.asarray(vectors)
     if vectors.ndim != 2:
         raise PipelineError(f"expected motion vectors (frames, values), found {vectors.shape}")
     kind = array_kind(vectors.shape[1], skeleton, preferred=kind)
     if kind == "rot6d":
-        local, root = rot6d_to_rotations(vectors, skeleton)
-        return forward_kinematics(skeleton.parents, local, skeleton.translations(root),
-                                  levels=skeleton.levels)
+        local, translations = rot6d_to_rotations(vectors, skeleton)
+        return forward_kinematics(skeleton.parents, local, translations, levels=skeleton.levels)
     flat = strip_velocity(vectors) if kind == "pos_vel" else vectors
     return flat.reshape(len(flat), -1, 3)
 

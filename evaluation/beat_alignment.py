@@ -36,8 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--motion", nargs="+", required=True,
                         help="motion files, directories or DATA_DIR:SPLIT")
     parser.add_argument("--audio", nargs="+",
-                        help="WAV files or directories, paired with motions by stem "
-                             "(not needed for DATA_DIR:SPLIT)")
+                        help="audio files (WAV, FLAC, ...) or directories, paired with "
+                             "motions by stem (not needed for DATA_DIR:SPLIT)")
     parser.add_argument("--data", type=Path,
                         help="dataset whose skeleton and frame rate array files use")
     parser.add_argument("--fps", type=float,

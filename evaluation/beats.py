@@ -1,7 +1,7 @@
 """Beat alignment and L1div of motions against their speech (BEAT conventions).
 
 Definitions (BEAT, Liu et al. 2022; the numbers are in :mod:`evaluation.metrics`)
-    *Audio onsets*: ``librosa.onset.onset_detect`` on the WAV at its own sample rate (hop 512,
+    *Audio onsets*: ``librosa.onset.onset_detect`` on the speech at its own sample rate (hop 512,
     librosa's defaults otherwise), in seconds; ``backtrack`` moves each onset back to the
     preceding minimum of the RMS energy (BEAT's first release). Onsets after the end of the
     motion are ignored.
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from data_processing.audio import load_audio
-from data_processing.files import PipelineError, list_inputs
+from data_processing.files import AUDIO_SUFFIXES, PipelineError, list_inputs
 from data_processing.motion import Motion, motion_id
 from evaluation import metrics
 
@@ -73,15 +73,16 @@ def audio_onsets(signal: np.ndarray, sr: int, *, backtrack: bool = False,
 def pair_audio(motions: list[Motion], audio_sources) -> list[Path]:
     """The speech file of every motion: its own (dataset splits), else one of ``audio_sources``.
 
-    ``audio_sources`` are WAV files or directories of them, matched by id (the stem without an
-    ``X_test_`` prefix, ``audioN``/``gestureN`` reduced to ``N``:
-    :func:`data_processing.motion.motion_id`); one motion and one WAV pair directly.
+    ``audio_sources`` are audio files (any of :data:`data_processing.files.AUDIO_SUFFIXES`) or
+    directories of them, matched by id (the stem without an ``X_test_`` prefix,
+    ``audioN``/``gestureN`` reduced to ``N``: :func:`data_processing.motion.motion_id`); one
+    motion and one audio file pair directly.
     """
     wavs: list[Path] = []
     for source in audio_sources or []:
         path = Path(source)
         if path.is_dir():
-            wavs.extend(list_inputs(path, [".wav"]))
+            wavs.extend(list_inputs(path, AUDIO_SUFFIXES))
         elif path.is_file():
             wavs.append(path)
         else:
@@ -133,7 +134,7 @@ def evaluate(motions: list[Motion], *, audio=None, sigma: float = SIGMA, order: 
     motions : list of Motion
         The motions (see :func:`data_processing.motion.load_sources`).
     audio : list of path-like, optional
-        WAV files or directories to pair with the motions (see :func:`pair_audio`).
+        Audio files or directories to pair with the motions (see :func:`pair_audio`).
     sigma : float > 0
         Tolerance of the beat alignment score, in seconds.
     order : int > 0

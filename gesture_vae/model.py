@@ -8,9 +8,10 @@ Four functional networks, all made of :class:`~gesture_vae.layers.TemporalBlock`
     decoder          shared [+ specific] codes (T, 16 [+ 16]) -> motion (T, D)
     mapping net      noise (T, 16) -> motion-specific code mu, logvar (T, 16)
 
-Motion vectors are the dataset's ``rot6d`` vectors ``[6D of every rotating joint | root xyz]``
+Motion vectors are the dataset's ``rot6d`` vectors ``[6D of every rotating joint | xyz of
+every translating joint]`` (``D = 6 R + 3 P``; ``P = 1``, the root alone, on the demo speaker)
 z-scored with the training statistics (``motion_mean``, ``motion_std``); the decoder outputs
-the same normalised layout, root translation included. For the losses, 6D goes to rotation
+the same normalised layout, translations included. For the losses, 6D goes to rotation
 matrices and forward kinematics (TensorFlow, :mod:`data_processing.tf_geometry`) gives joint
 positions, in metres.
 
@@ -26,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_processing.bvh import Skeleton
+from data_processing.representations import rot6d_size
 from data_processing.tf_geometry import forward_kinematics, rot6d_to_matrix
 from gesture_vae import losses
 from gesture_vae.config import A2GConfig
@@ -37,6 +39,10 @@ from gesture_vae.layers import temporal_stack
 
 class SkeletonGeometry:
     """Turn normalised ``rot6d`` vectors into local rotations and joint positions (TensorFlow).
+
+    The ``3 P`` columns after the rotations are the local translations of the skeleton's
+    translating joints (:attr:`~data_processing.bvh.Skeleton.translating`); every other
+    joint keeps its offset, as in :func:`data_processing.representations.rot6d_to_rotations`.
 
     Parameters
     ----------
@@ -50,22 +56,26 @@ class SkeletonGeometry:
 
     def __init__(self, skeleton: Skeleton, motion_mean: np.ndarray, motion_std: np.ndarray,
                  units_per_metre: float):
-        n_joints, n_rot = skeleton.n_joints, len(skeleton.rotating)
-        if len(motion_mean) != 6 * n_rot + 3 or len(motion_std) != len(motion_mean):
+        n_joints, n_rot, n_moving = (skeleton.n_joints, len(skeleton.rotating),
+                                     len(skeleton.translating))
+        width = rot6d_size(skeleton)
+        if len(motion_mean) != width or len(motion_std) != len(motion_mean):
             raise ValueError(
-                f"Expected rot6d statistics of width {6 * n_rot + 3} for {n_rot} rotating "
-                f"joints. Received: {len(motion_mean)} and {len(motion_std)}"
+                f"Expected rot6d statistics of width {width} for {n_rot} rotating and "
+                f"{n_moving} translating joints. Received: {len(motion_mean)} and "
+                f"{len(motion_std)}"
             )
         self.parents = skeleton.parents
-        self.n_rotating = n_rot
+        self.n_rotating, self.n_translating = n_rot, n_moving
         self.mean = tf.constant(motion_mean, tf.float32)
         self.std = tf.constant(motion_std, tf.float32)
         self.offsets = tf.constant(skeleton.offsets / units_per_metre, tf.float32)
         rotation_slot = np.full(n_joints, n_rot)  # slot n_rot holds the identity
         rotation_slot[skeleton.rotating] = np.arange(n_rot)
         self.rotation_slot = tf.constant(rotation_slot)
-        translation_slot = np.arange(n_joints)  # slot n_joints holds the root translation
-        translation_slot[skeleton.root] = n_joints
+        # slots n_joints + p hold the translation of skeleton.translating[p]
+        translation_slot = np.arange(n_joints)
+        translation_slot[skeleton.translating] = n_joints + np.arange(n_moving)
         self.translation_slot = tf.constant(translation_slot)
         self.units_per_metre = units_per_metre
 
@@ -78,7 +88,7 @@ class SkeletonGeometry:
 
         Parameters
         ----------
-        normalised : tf.Tensor [shape=(..., D)]
+        normalised : tf.Tensor [shape=(..., 6 R + 3 P)]
             Normalised ``rot6d`` vectors.
         """
         vectors = self.vectors(normalised)
@@ -87,10 +97,12 @@ class SkeletonGeometry:
         rotations = rot6d_to_matrix(six)
         identity = tf.broadcast_to(tf.eye(3), tf.concat([tf.shape(six)[:-2], [1, 3, 3]], 0))
         local = tf.gather(tf.concat([rotations, identity], axis=-3), self.rotation_slot, axis=-3)
-        root = vectors[..., 6 * self.n_rotating :][..., None, :] / self.units_per_metre
-        offsets = tf.broadcast_to(self.offsets, tf.concat([tf.shape(root)[:-2],
+        moving = tf.reshape(vectors[..., 6 * self.n_rotating :],
+                            tf.concat([tf.shape(vectors)[:-1], [self.n_translating, 3]], axis=0))
+        moving = moving / self.units_per_metre
+        offsets = tf.broadcast_to(self.offsets, tf.concat([tf.shape(moving)[:-2],
                                                             tf.shape(self.offsets)], 0))
-        translations = tf.gather(tf.concat([offsets, root], axis=-2), self.translation_slot,
+        translations = tf.gather(tf.concat([offsets, moving], axis=-2), self.translation_slot,
                                  axis=-2)
         return rotations, forward_kinematics(self.parents, local, translations)
 

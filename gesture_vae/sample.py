@@ -49,10 +49,11 @@ class Generated:
 
     Parameters
     ----------
-    motion : np.ndarray [shape=(N, T, D)]
-        ``rot6d`` vectors (6D of every rotating joint, root translation), dataset units.
+    motion : np.ndarray [shape=(N, T, 6 R + 3 P)]
+        ``rot6d`` vectors (6D of every rotating joint, translation of every translating
+        joint), dataset units.
     positions : np.ndarray [shape=(N, T, J, 3)]
-        Joint positions with the root translation, dataset units.
+        Global joint positions (forward kinematics of ``motion``), dataset units.
     skeleton : Skeleton
     fps : float
     """

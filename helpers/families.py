@@ -21,8 +21,9 @@ from data_processing.files import PipelineError
 from data_processing.motion import Motion
 
 FAMILIES = {
-    "iva19": "motion_repr_learning.speech_model:IVA19Model",
+    "iva19": "speech_encoder.model:IVA19Model",
     "a2g": "gesture_vae.sample:Sampler",
+    "iva19_original": "speech_encoder.original:IVA19OriginalModel",
 }
 """``kind`` -> ``"module:class"`` whose ``load(directory)`` returns a :class:`GestureModel`."""
 

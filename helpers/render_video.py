@@ -38,6 +38,7 @@ import numpy as np
 import soundfile
 
 from data_processing.audio import load_audio
+from data_processing.bvh import joint_side
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError, atomic_path, run_cli
 from data_processing.kinematics import frame_count
@@ -97,15 +98,6 @@ def load_panel(path, *, meta: DatasetMeta | None = None, title: str | None = Non
     motion = load_motion(path, dataset=meta, kind=representation)
     return Panel(motion.positions, motion.skeleton.parents, motion.fps,
                  path.stem if title is None else title, motion.skeleton.names)
-
-
-def _side(name: str) -> str:
-    low = name.lower()
-    if "left" in low or re.search(r"(^|_)l(_|$)", low):
-        return "left"
-    if "right" in low or re.search(r"(^|_)r(_|$)", low):
-        return "right"
-    return "centre"
 
 
 def _to_plot(positions: np.ndarray) -> np.ndarray:
@@ -175,27 +167,29 @@ class _Figure:
         self.canvas = FigureCanvasAgg(self.figure)
         self.figure.subplots_adjust(left=0.0, right=1.0, bottom=0.0, top=0.93, wspace=0.0)
         self.panels = panels
-        centres, half = _limits(panels, times)
-        self.axes, self.lines, self.bones = [], [], []
+        centres, half, floors = _limits(panels, times)
+        self.axes, self.artists, self.bones = [], [], []
         for i, panel in enumerate(panels):
             ax = self.figure.add_subplot(1, len(panels), i + 1, projection="3d")
             for axis, centre in zip("xyz", centres[i]):
                 getattr(ax, f"set_{axis}lim")(centre - half, centre + half)
             ax.set_box_aspect((1, 1, 1), zoom=1.25)
             ax.view_init(elev=view[0], azim=view[1])
-            ax.set_xticklabels([])
-            ax.set_yticklabels([])
-            ax.set_zticklabels([])
+            ax.set_axis_off()  # the floor grid instead of matplotlib's panes
             ax.set_title(panel.title, fontsize=max(8, height // 36), pad=0)
             children = np.flatnonzero(panel.parents >= 0)
             names = panel.names or ("",) * len(panel.parents)
-            colors = [COLORS[_side(names[c])] for c in children]
+            colors = [COLORS[joint_side(names[c])] for c in children]
+            _draw_floor(ax, centres[i], half, floors[i])
+            width = max(3.0, height / 90)
             lines = Line3DCollection(np.zeros((len(children), 2, 3)), colors=colors,
-                                     linewidths=max(1.5, height / 180), animated=True,
-                                     capstyle="round")
+                                     linewidths=width, animated=True, capstyle="round")
             ax.add_collection3d(lines)
+            joints = ax.scatter(*np.zeros((3, len(panel.parents))), s=(2.2 * width) ** 2,
+                                c=[COLORS[joint_side(n)] for n in names], depthshade=False,
+                                edgecolors="#202020", linewidths=0.5, animated=True)
             self.axes.append(ax)
-            self.lines.append(lines)
+            self.artists.append((lines, joints))
             self.bones.append((panel.parents[children], children))
         self.clock = self.figure.text(0.005, 0.01, "", fontsize=max(7, height // 48),
                                       color="#606060", animated=True)
@@ -205,12 +199,15 @@ class _Figure:
     def frame(self, seconds: float) -> memoryview:
         """The RGBA pixels of the video frame at ``seconds`` (a view of the canvas)."""
         self.canvas.restore_region(self.background)
-        for panel, ax, lines, (parents, children) in zip(self.panels, self.axes, self.lines,
-                                                         self.bones):
+        for panel, ax, (bones, joints), (parents, children) in zip(
+                self.panels, self.axes, self.artists, self.bones):
             pose = _to_plot(panel.at(seconds))
-            lines.set_segments(np.stack([pose[parents], pose[children]], axis=1))
-            lines.do_3d_projection()
-            ax.draw_artist(lines)
+            bones.set_segments(np.stack([pose[parents], pose[children]], axis=1))
+            bones.do_3d_projection()
+            ax.draw_artist(bones)
+            joints._offsets3d = tuple(pose.T)
+            joints.do_3d_projection()
+            ax.draw_artist(joints)
         self.clock.set_text(f"{seconds:6.2f} s")
         self.figure.draw_artist(self.clock)
         return self.canvas.buffer_rgba()
@@ -220,17 +217,31 @@ def _round_up(value: int, block: int) -> int:
     return int(-(-int(value) // block) * block)
 
 
-def _limits(panels: list[Panel], times: np.ndarray) -> tuple[np.ndarray, float]:
-    """Per-panel centre (plot axes) and one half-width for all panels, over the shown times."""
-    centres, halves = [], []
+def _limits(panels: list[Panel], times: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """Panel centres (plot axes), one half-width for all, floor heights, over the shown times.
+
+    The floor of a panel is the height of its lowest joint.
+    """
+    centres, halves, floors = [], [], []
     for panel in panels:
         sample = times[:: max(1, len(times) // 200)]  # enough to bound the figure
         points = _to_plot(panel.at(sample)).reshape(-1, 3)
         low, high = points.min(axis=0), points.max(axis=0)
         centres.append((low + high) / 2.0)
         halves.append((high - low).max() / 2.0)
+        floors.append(low[2])
     half = max(max(halves) * 1.05, 1e-6)
-    return np.array(centres), half
+    return np.array(centres), half, np.array(floors)
+
+
+def _draw_floor(ax, centre: np.ndarray, half: float, floor: float, cells: int = 8) -> None:
+    """A square grid under the figure at the height of its lowest joint (static)."""
+    ticks = np.linspace(-half, half, cells + 1)
+    for t in ticks:
+        ax.plot(centre[0] + ticks[[0, -1]], [centre[1] + t] * 2, [floor] * 2, color="#c8c8c8",
+                linewidth=0.6)
+        ax.plot([centre[0] + t] * 2, centre[1] + ticks[[0, -1]], [floor] * 2, color="#c8c8c8",
+                linewidth=0.6)
 
 
 def render_video(panels: list[Panel], out_path, *, audio=None, fps: float | None = None,

@@ -49,7 +49,8 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 TOP = {"extends": str, "work": str, "results": str, "methods": list, "speaker": dict,
        "datasets": dict, "representations": dict, "iva19": dict, "a2g": dict,
-       "iva19_table": dict, "a2g_table": dict, "fgd": dict, "report": dict, "export": dict}
+       "iva19_table": dict, "a2g_table": dict, "fgd": dict, "report": dict, "export": dict,
+       "viewer": dict}
 SPEAKER = {"dir": str, "files": int, "seconds": float, "seed": int}
 DATASET = {"dir": str, "features": str, "fps": float, "n_context": int, "motion": str,
            "mel_preset": str, "split_seed": int}
@@ -70,10 +71,11 @@ FGD = {"dir": str, "dataset": str, "seed": int}
 REPORT = {"truth": str, "methods": list[str]}
 EXPORT = {"held_out": str, "video": list[dict]}
 PANEL = {"method": str, "title": str}
+VIEWER = {"dir": str, "title": str}
 OPTIONAL = {"extends", "representations", "iva19", "a2g", "iva19_table", "a2g_table", "fgd",
-            "report", "export", "patience", "steps", "representation"}
+            "report", "export", "viewer", "patience", "steps", "representation"}
 SECTIONS = {"iva19_table": IVA19_TABLE, "a2g_table": A2G_TABLE, "fgd": FGD, "report": REPORT,
-            "export": EXPORT}
+            "export": EXPORT, "viewer": VIEWER}
 
 
 @dataclass(frozen=True)
@@ -320,6 +322,10 @@ def _check_sections(sections: dict, datasets: dict, methods: dict[str, Method]) 
         for i, panel in enumerate(sections["export"]["video"]):
             checked(panel, PANEL, f"export.video[{i}]")
             choice(panel["method"], methods, f"export.video[{i}].method")
+    if "viewer" in sections:
+        if "report" not in sections:
+            raise PipelineError("viewer: needs a [report] section (its methods and truth)")
+        named({sections["viewer"]["dir"]: None}, "viewer.dir")
 
 
 def _check_a2g_table(rows: list[Method]) -> None:
@@ -548,10 +554,18 @@ def a2g_samples_command(t: Table, run: Run) -> list[str]:
                   "--seed", run.seed)
 
 
-def sampling_seeds(t: Table) -> range:
-    """Seeds of the Audio2Gestures table's sampling runs: ``seed``, ``seed + 1``, ..."""
+DETERMINISTIC_VARIANTS = {"baseline"}
+"""Audio2Gestures variants without a motion-specific code: every seed gives the same motion."""
+
+
+def sampling_seeds(t: Table, method: Method) -> range:
+    """Seeds of a row's sampling runs in the Audio2Gestures table: ``seed``, ``seed + 1``, ...
+
+    A deterministic variant gets one run: the others would repeat it.
+    """
     sec = t.sections["a2g_table"]
-    return range(sec["seed"], sec["seed"] + sec["eval_runs"])
+    runs = 1 if method.variant in DETERMINISTIC_VARIANTS else sec["eval_runs"]
+    return range(sec["seed"], sec["seed"] + runs)
 
 
 def sampling_dir(t: Table, run: Run, seed: int) -> Path:
@@ -571,7 +585,7 @@ def a2g_table_command(t: Table, methods: list[Method]) -> list[str]:
     """The Audio2Gestures ablation table, rows named by variant, with the hidden modes."""
     args = [arg for m in methods for arg in
             ("--method", m.variant,
-             *[sampling_dir(t, r, k) for r in m.runs for k in sampling_seeds(t)])]
+             *[sampling_dir(t, r, k) for r in m.runs for k in sampling_seeds(t, m)])]
     return python("evaluation/a2g_metrics.py", t.dataset_dir(methods[0].dataset), *args,
                   "--out", t.results / "a2g_table", "--modes",
                   t.work / t.speaker["dir"] / "hidden_modes.json")
@@ -653,7 +667,26 @@ def build_plan(t: Table) -> list[Step]:
         _plan_report(plan, data, made)
     if "export" in t.sections:
         _plan_export(plan, data, made)
-    return list(plan.steps.values())
+    if "viewer" in t.sections:
+        _plan_viewer(plan, data, made)
+    return _without_unused_inputs(plan.steps)
+
+
+def _without_unused_inputs(steps: dict[str, Step]) -> list[Step]:
+    """The steps less the datasets and representations that no other step needs.
+
+    A table that extends another keeps its datasets and representations (``demo.toml`` runs a
+    few rows of ``demo_sweep.toml``); only what its methods use is built.
+    """
+    steps = dict(steps)
+    while True:
+        used = {dep for step in steps.values() for dep in step.deps}
+        unused = [name for name in steps if name not in used
+                  and name.split("-")[0] in {"prepare", "vectors", "learn", "encode"}]
+        if not unused:
+            return list(steps.values())
+        for name in unused:
+            del steps[name]
 
 
 def _plan_dataset(plan: Plan, name: str, speaker: str) -> str:
@@ -727,7 +760,7 @@ def _plan_a2g_table(plan: Plan, made: dict, speaker: str) -> None:
     t = plan.table
     deps = [speaker]
     for run in _runs(t, "a2g_table"):
-        for seed in sampling_seeds(t):
+        for seed in sampling_seeds(t, run.method):
             deps.append(plan.add(f"sampling-{run.name}-seed{seed}",
                                  a2g_sampling_command(t, run, seed),
                                  [sampling_dir(t, run, seed)], [f"train-{run.name}"]))
@@ -759,7 +792,45 @@ def _plan_export(plan: Plan, data: dict, made: dict) -> None:
              [steps["ground_truth"], *(steps[name] for name in panels)])
 
 
+def _plan_viewer(plan: Plan, data: dict, made: dict) -> None:
+    t, runs = plan.table, _runs(plan.table, "report")
+    out = viewer_path(t)
+    deps = [data[t.sections["report"]["truth"]], *(made[r.name] for r in runs), "report"]
+    plan.add("viewer", ["write", str(out), *(r.title for r in runs)], [out], deps,
+             action=lambda: write_viewer(t, runs, out.parent))
+
+
 # -- in-process steps ------------------------------------------------------------------------
+
+def viewer_path(t: Table) -> Path:
+    """``RESULTS/<viewer.dir>/index.html``."""
+    return t.results / t.sections["viewer"]["dir"] / "index.html"
+
+
+def write_viewer(t: Table, runs: list[Run], out_dir: Path) -> None:
+    """The browser viewer: every held-out file, its truth and speech, every report method.
+
+    Stochastic methods bring all their report samples; the report's table and plots go beside.
+    """
+    from data_processing.dataset import DatasetMeta
+    from data_processing.motion import load_samples, match_ids, motion_files
+    from helpers.viewer import build_viewer, markdown_html
+
+    test = t.dataset_dir(t.sections["report"]["truth"]) / "test"
+    truth = motion_files(test / "labels")
+    motions = {i: {"ground truth": load_samples(path)} for i, path in truth.items()}
+    for run in runs:
+        data = t.dataset_dir(run.method.dataset)
+        meta = DatasetMeta.load(data)
+        files = match_ids(truth, motion_files(predictions(t, run)), predictions(t, run))
+        for file_id, path in zip(truth, files):
+            motions[file_id][run.title] = load_samples(path, dataset=meta)
+    report = t.results / "report.md"
+    build_viewer(out_dir, motions=motions,
+                 audio={i: test / "inputs" / f"{i}.wav" for i in truth},
+                 title=t.sections["viewer"]["title"],
+                 table_html=markdown_html(report.read_text(encoding="utf-8"), base=report.parent))
+
 
 def iva19_labels(t: Table, run: Run) -> dict:
     """A run's label columns in the IVA'19 table (``dim``: the motion size, or the codes')."""
@@ -956,6 +1027,8 @@ def summary(t: Table) -> list[str]:
         lines.append(f"BVH:     {t.results / 'bvh'}/*.bvh (held-out file "
                      f"{t.sections['export']['held_out']})")
         lines.append(f"video:   {video_path(t)}")
+    if "viewer" in t.sections:
+        lines.append(f"viewer:  {viewer_path(t)} (open it in a browser)")
     return lines
 
 

@@ -69,10 +69,10 @@ def genea_bvh(request) -> Path:
 def demo_raw(tmp_path_factory) -> Path:
     """A small demo speaker (6 recordings of 12 s) as raw speech/ + motion/ files."""
     from data_processing.demo_speaker import write_demo_dataset
+    from tests.session_cache import cached
 
-    out = tmp_path_factory.mktemp("demo_raw")
-    write_demo_dataset(out, files=6, seconds=12.0, seed=7, workers=1)
-    return out
+    return cached(tmp_path_factory, "demo_raw", lambda out: write_demo_dataset(
+        out, files=6, seconds=12.0, seed=7, workers=1))
 
 
 # Modules that train models (or run whole steps on trained ones) are the slow tier; `make

@@ -13,7 +13,6 @@ from gesture_vae.data import SequenceSet
 from gesture_vae.run import create_run, load_model
 from tests.a2g_helpers import TINY, tiny_dataset, tiny_run
 from tests.conftest import REPO
-from training.loop import Trainer
 
 CLI_ARGS = ["--preset", "demo", "--variant", "full", "--seed", "3", "--steps", "4",
             "--epoch-steps", "2", "--batch-size", "4", "--crop-frames", "32"]
@@ -24,27 +23,10 @@ def data(tmp_path_factory, demo_raw):
     return tiny_dataset(tmp_path_factory, demo_raw)
 
 
-def test_resumes_after_interruption_records_and_reruns(data, tmp_path, monkeypatch, capsys):
-    run = tmp_path / "run"
-    config = make_config("demo", variant="full", seed=3, **TINY)  # what CLI_ARGS ask for
-    original = Trainer._write_logs
-
-    def crash_after_first_epoch(self, writer, row, history):
-        original(self, writer, row, history)
-        raise KeyboardInterrupt  # the checkpoint of epoch 1 is on disk
-
-    monkeypatch.setattr(Trainer, "_write_logs", crash_after_first_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        train_step.train(data, run, config)
-    assert not (run / "stats" / "code_mean.npy").exists()
-    monkeypatch.setattr(Trainer, "_write_logs", original)
-
-    assert train_step.main([str(data), str(run), *CLI_ARGS]) == 0  # resumes at epoch 2
-    assert "full: 2 epochs" in capsys.readouterr().out
-    history = pd.read_csv(run / "history.csv")
-    assert list(history.epoch) == [1, 2]
+def test_a_run_records_its_configuration_losses_and_statistics(tmp_path_factory, data):
+    run = tiny_run(tmp_path_factory, data, "full")  # resumed and rerun in tests/test_resume.py
     model, loaded = load_model(run)
-    assert loaded.config == config
+    assert loaded.config == make_config("demo", variant="full", **TINY)
     saved = read_json(run / "config.json")
     assert saved["kind"] == "a2g"
     assert saved["dataset"]["fps"] == 30.0
@@ -52,6 +34,8 @@ def test_resumes_after_interruption_records_and_reruns(data, tmp_path, monkeypat
                  "stats/motion_std.npy"):
         assert (run / name).is_file(), name
     assert any((run / "logs").rglob("events.out.tfevents.*"))
+    history = pd.read_csv(run / "history.csv")
+    assert list(history.epoch) == [1, 2]
     for term in ("loss", "recon_rotation", "audio_speed", "random_relaxed", "align", "bicycle",
                  "diversity", "kl"):
         assert f"train_{term}" in history
@@ -60,12 +44,6 @@ def test_resumes_after_interruption_records_and_reruns(data, tmp_path, monkeypat
     assert means.shape == stds.shape
     assert means.shape[1] == 16
     assert (stds > 0).all()
-
-    # The same command again: a finished run is left as it is, no crash.
-    weights = (run / "best.weights.h5").read_bytes()
-    assert train_step.main([str(data), str(run), *CLI_ARGS]) == 0
-    assert (run / "best.weights.h5").read_bytes() == weights
-    assert len(pd.read_csv(run / "history.csv")) == 2
 
 
 def test_another_configuration_in_the_same_directory_is_an_error(data, tmp_path):

@@ -1,23 +1,17 @@
 """Two identical short training runs in one process give bit-identical weights, per family.
 
-(The FGD extractor's is ``tests/test_fgd.py::test_same_seed_gives_the_same_extractor_and_score``.)
+The IVA'19 speech model and Audio2Gestures are shown by ``tests/test_resume.py`` (a resumed
+run trains its first epochs from scratch and must equal the session's shared run bit for bit),
+the FGD extractor by ``tests/test_fgd.py::test_same_seed_gives_the_same_extractor_and_score``.
 """
 
 import numpy as np
 import pandas as pd
 from tensorflow.python.framework import config as tf_config
 
-import train as iva19_train
-from gesture_vae import train as a2g_train
 from motion_repr_learning.ae.representation import learn_dae
 from tests.test_iva19_representation import QUICK, make_dataset
-from tests.test_resume import (
-    a2g_tiny,
-    assert_same_a2g_runs,
-    assert_same_iva19_runs,
-    iva19_baseline,
-    toy_run,
-)
+from tests.test_resume import toy_run
 from tests.test_training_loop import assert_same
 from training.loop import set_seed
 
@@ -35,12 +29,6 @@ def test_generic_loop(tmp_path):
     pd.testing.assert_frame_equal(first_history, second_history, check_exact=True)
 
 
-def test_iva19_speech_model(tmp_path_factory, tmp_path):
-    first = iva19_baseline(tmp_path_factory)
-    assert iva19_train.main(iva19_baseline(tmp_path_factory, tmp_path / "again")) == 0
-    assert_same_iva19_runs(tmp_path / "again", first)
-
-
 def test_iva19_dae(tmp_path):
     meta, _ = make_dataset(tmp_path / "data", np.random.default_rng(0))
     a, b = (learn_dae(meta, tmp_path / name, 4, QUICK) for name in ("a", "b"))
@@ -48,9 +36,3 @@ def test_iva19_dae(tmp_path):
     np.testing.assert_array_equal(a.decode(codes), b.decode(codes))
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "history.csv"),
                                   pd.read_csv(tmp_path / "b" / "history.csv"), check_exact=True)
-
-
-def test_a2g(tmp_path_factory, demo_raw, tmp_path):
-    data, first, config = a2g_tiny(tmp_path_factory, demo_raw)
-    a2g_train.train(data, tmp_path / "again", config)
-    assert_same_a2g_runs(tmp_path / "again", first)

@@ -21,12 +21,18 @@ from tests import iva19_helpers as shared
 from tests.conftest import REPO
 
 TABLES = REPO / "example_scripts" / "experiments"
-DEMO, FULL = TABLES / "demo.toml", TABLES / "demo_full.toml"
+SWEEP, DEMO, FULL = (TABLES / f"{name}.toml" for name in ("demo_sweep", "demo", "demo_full"))
 IVA = "demo/iva19_compare"
 IVA19_IDS = ["mean_pose", "baseline_MFCC", "dae8_MFCC", "dae16_MFCC", "dae32_MFCC",
              "pca8_MFCC", "pca16_MFCC", "pca32_MFCC", "baseline_Spectro", "dae8_Spectro",
              "dae16_Spectro", "dae32_Spectro"]
 VARIANTS = ["baseline", "split", "mapping", "bicycle", "full"]
+
+
+def runs(variant: str, eval_runs: int) -> range:
+    """Sampling runs of a variant: one for the deterministic baseline."""
+    return range(1 if variant == "baseline" else eval_runs)
+
 EVAL = (f"-o {IVA}/runs/original -p {IVA}/runs/predicted --out {IVA}/runs/result "
         f"--skeleton {IVA}/MFCC/skeleton.json -g {' '.join(IVA19_IDS)}")
 
@@ -74,7 +80,7 @@ EXPECTED = {
                                 "demo/a2g_runs/a2g_split/eval/seed4 --format npy --samples 20 "
                                 "--seed 4",
     "a2g-table": "evaluation/a2g_metrics.py demo/a2g " + " ".join(
-        f"--method {v} " + " ".join(f"demo/a2g_runs/a2g_{v}/eval/seed{k}" for k in range(5))
+        f"--method {v} " + " ".join(f"demo/a2g_runs/a2g_{v}/eval/seed{k}" for k in runs(v, 5))
         for v in VARIANTS) + " --out results/a2g_table --modes demo/raw/hidden_modes.json",
     "fgd": f"evaluation/fgd.py train {IVA}/MFCC demo/fgd_extractor --seed 0",
     "bvh-dae32_Spectro": f"helpers/to_bvh.py {IVA}/runs/predicted/dae32_Spectro/demo_001.txt "
@@ -95,17 +101,17 @@ REPORT_TITLES = (["mean pose", "IVA'19 baseline (MFCC)"]
                  + [f"A2G {v}" for v in VARIANTS])
 
 
-def plan(path=DEMO):
+def plan(path=SWEEP):
     return rx.build_plan(rx.load_table(path))
 
 
-def by_name(path=DEMO):
+def by_name(path=SWEEP):
     return {step.name: step for step in plan(path)}
 
 
 def write_table(tmp_path, text, name="table.toml"):
     path = tmp_path / name
-    path.write_text(f'extends = "{DEMO}"\n{text}\n')
+    path.write_text(f'extends = "{SWEEP}"\n{text}\n')
     return path
 
 
@@ -143,18 +149,29 @@ def test_demo_plan_order():
     evaluation = ["ground-truth", *(f"evaluate-{m}" for m in
                                     ("ape", "mae", "jerk", "acceleration", "velocity",
                                      "hellinger")), "labels", "iva19-table"]
-    sampling = [f"sampling-a2g_{v}-seed{k}" for v in VARIANTS for k in range(5)]
+    sampling = [f"sampling-a2g_{v}-seed{k}" for v in VARIANTS for k in runs(v, 5)]
     bvh = [f"bvh-{m}" for m in ["ground_truth", *IVA19_IDS, *(f"a2g_{v}" for v in VARIANTS)]]
     assert names == ["speaker", "prepare-MFCC", "vectors-MFCC", "prepare-Spectro",
                      "vectors-Spectro", "prepare-a2g", "vectors-a2g", *reps,
                      "predict-mean_pose", "strip-mean_pose", *iva19, *a2g, *evaluation,
-                     *sampling, "a2g-table", "fgd", "report", *bvh, "video"]
+                     *sampling, "a2g-table", "fgd", "report", *bvh, "video", "viewer"]
+
+
+def test_make_demo_runs_rows_of_the_sweep_with_the_same_commands():
+    sweep, demo = by_name(SWEEP), by_name(DEMO)
+    assert set(demo) < set(sweep)
+    assert not any(name.endswith(("Spectro", "_8", "_32")) for name in demo)
+    listing = {"evaluate-ape", "evaluate-mae", "evaluate-jerk", "evaluate-acceleration",
+               "evaluate-velocity", "evaluate-hellinger", "labels", "a2g-table", "report",
+               "video", "viewer"}  # the steps that list the methods
+    assert {name for name in demo if demo[name].shown != sweep[name].shown} == listing
+    assert "A2G full" in demo["report"].shown
 
 
 def test_full_profile_changes_only_the_settings_of_make_demo_full():
-    demo = {s.name: s.shown.replace("demo/", "demo_full/") for s in plan(DEMO)}
+    demo = {s.name: s.shown.replace("demo/", "demo_full/") for s in plan(SWEEP)}
     full = {s.name: s.shown for s in plan(FULL)}
-    extra = {f"sampling-a2g_{v}-seed{k}" for v in VARIANTS for k in range(5, 10)}
+    extra = {f"sampling-a2g_{v}-seed{k}" for v in VARIANTS[1:] for k in range(5, 10)}
     assert set(full) - set(demo) == extra
     changed = {name for name in demo if demo[name] != full[name]}
     assert changed == {"vectors-MFCC", "vectors-Spectro", "a2g-table",
@@ -168,7 +185,7 @@ def test_full_profile_changes_only_the_settings_of_make_demo_full():
 
 def test_every_command_parses_with_its_step_parser():
     scripts = set()
-    for step in plan(DEMO) + plan(FULL):
+    for step in plan(SWEEP) + plan(FULL):
         if step.action is None:
             scripts.add(step.command[1])
             module = importlib.import_module(step.command[1].removesuffix(".py").replace("/", "."))
@@ -177,7 +194,7 @@ def test_every_command_parses_with_its_step_parser():
 
 
 def test_iva19_table_labels():
-    table = rx.load_table(DEMO)
+    table = rx.load_table(SWEEP)
     labels = {m: list(rx.iva19_labels(table, table.methods[m].runs[0]).values())
               for m in ("mean_pose", "baseline_MFCC", "dae8_MFCC", "pca8_MFCC",
                         "baseline_Spectro")}
@@ -224,7 +241,7 @@ def test_a2g_seeds_are_sampling_runs_of_one_row(tmp_path):
 
 
 def test_only_runs_a_method_and_what_it_needs():
-    table = rx.load_table(DEMO)
+    table = rx.load_table(SWEEP)
     names = [s.name for s in rx.selected(rx.build_plan(table), ["dae8_Spectro"], table)]
     assert names == ["speaker", "prepare-MFCC", "vectors-MFCC", "prepare-Spectro",
                      "vectors-Spectro", "learn-dae_8", "encode-dae_8", "train-dae8_Spectro",
@@ -294,15 +311,15 @@ def finished(table, step):
 
 def test_dry_run_prints_the_commands_and_marks_finished_steps(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    table, steps = rx.load_table(DEMO), plan()
-    assert rx.main([str(DEMO), "--dry-run"]) == 0
+    table, steps = rx.load_table(SWEEP), plan()
+    assert rx.main([str(SWEEP), "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [s.shown for s in steps]
     for step in steps[1:3]:  # prepare-MFCC and vectors-MFCC finished, the speaker not
         finished(table, step)
-    rx.main([str(DEMO), "--dry-run", "--only", "mean_pose"])
+    rx.main([str(SWEEP), "--dry-run", "--only", "mean_pose"])
     assert capsys.readouterr().out.splitlines()[:3] == [s.shown for s in steps[:3]]
     finished(table, steps[0])
-    rx.main([str(DEMO), "--dry-run", "--only", "mean_pose"])
+    rx.main([str(SWEEP), "--dry-run", "--only", "mean_pose"])
     rest = {s.name: s.shown for s in steps}
     assert capsys.readouterr().out.splitlines() == [
         *(f"# complete: {s.shown}" for s in steps[:3]),

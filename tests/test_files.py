@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from data_processing import parallel
 from data_processing.files import PipelineError, atomic_path, load_array, save_array
 from data_processing.parallel import parallel_map
 
@@ -81,3 +82,9 @@ def test_pipeline_errors_cross_processes():
     assert split_errors([1, again, PipelineError("c: bad")]) == (
         [1], ["a.bvh:3: bad", "b.wav: bad", "c: bad"])
     assert parallel_map(_square, [2, 3], workers=2, collect_errors=True)[0] == 4
+
+
+def test_default_workers_is_one_process_on_two_cores(monkeypatch):
+    for cores, expected in ((1, 1), (2, 1), (8, 8), (None, 1)):
+        monkeypatch.setattr(parallel.os, "cpu_count", lambda cores=cores: cores)
+        assert parallel.default_workers() == expected

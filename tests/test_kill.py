@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_processing import create_vector, prepare_data
+from data_processing import create_vector, prepare_data, recordings
 from data_processing.dataset import SPLITS, DatasetMeta
 from data_processing.files import (
     KILL_AT_ENV,
@@ -150,7 +150,7 @@ def test_make_demo_dataset_killed_leaves_old_or_new_recordings(tmp_path):
         shutil.copytree(out, copy)
         done = run_step("make_demo_dataset.py", [copy, *args[1:]], kill_at=k)
         assert done.returncode == -signal.SIGKILL
-        prepare_data.find_pairs(copy)  # the next step completes a commit cut short
+        recordings.find_pairs(copy)  # the next step completes a commit cut short
         wavs = {p.name: p.read_bytes() for p in list_inputs(copy / "speech", [".wav"])}
         bvhs = [p.stem for p in list_inputs(copy / "motion", [".bvh"])]
         assert sorted(p.removesuffix(".wav") for p in wavs) == bvhs

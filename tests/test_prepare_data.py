@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import soundfile
 
-from data_processing import prepare_data
+from data_processing import prepare_data, recordings, splits
 from data_processing.files import PipelineError
 
 
@@ -29,9 +29,9 @@ def test_split_writes_layout_and_tables(demo_raw, tmp_path):
 
 def test_split_is_deterministic_and_seeded():
     keys = [f"k{i:02d}" for i in range(20)]
-    a = prepare_data.split_keys(keys, seed=3)
-    assert a == prepare_data.split_keys(keys, seed=3)
-    assert a != prepare_data.split_keys(keys, seed=4)
+    a = splits.split_keys(keys, seed=3)
+    assert a == splits.split_keys(keys, seed=3)
+    assert a != splits.split_keys(keys, seed=4)
     assert [len(a[s]) for s in ("train", "dev", "test")] == [16, 2, 2]
     assert sorted(sum(a.values(), [])) == keys
 
@@ -39,7 +39,7 @@ def test_split_is_deterministic_and_seeded():
 def test_iva19_split_reproduces_trinity_ranges(caplog):
     keys = [str(i) for i in (19, 20, 500, 1091, 1092, 1093, 1181, 1182, 1183)]
     with caplog.at_level(logging.WARNING):
-        out = prepare_data.split_keys(keys, method="iva19")
+        out = splits.split_keys(keys, method="iva19")
     assert out == {"train": ["20", "500", "1091"], "dev": ["1093", "1181"],
                    "test": ["1092", "1182"]}
     assert "19" in caplog.text
@@ -53,7 +53,7 @@ def test_iva19_names_pair_by_number(tmp_path):
     for i in (20, 21):
         (raw / "speech" / f"audio{i}.wav").write_bytes(b"")
         (raw / "motion" / f"gesture{i}.bvh").write_text("")
-    pairs = prepare_data.find_pairs(raw)
+    pairs = recordings.find_pairs(raw)
     assert list(pairs) == ["20", "21"]
     assert pairs["20"][0].name == "audio20.wav"
     assert pairs["20"][1].name == "gesture20.bvh"
@@ -67,7 +67,7 @@ def test_other_layouts(tmp_path, layout):
     bvh_dir.mkdir(parents=True, exist_ok=True)
     (wav_dir / "1_wayne_0_1_1.wav").write_bytes(b"")
     (bvh_dir / "1_wayne_0_1_1.bvh").write_text("")
-    assert list(prepare_data.find_pairs(raw)) == ["1_wayne_0_1_1"]
+    assert list(recordings.find_pairs(raw)) == ["1_wayne_0_1_1"]
 
 
 def test_unpaired_files_are_reported(demo_raw, tmp_path, caplog):
@@ -75,11 +75,11 @@ def test_unpaired_files_are_reported(demo_raw, tmp_path, caplog):
     shutil.copytree(demo_raw, raw)
     (raw / "motion" / "demo_000.bvh").unlink()
     with caplog.at_level(logging.WARNING):
-        pairs = prepare_data.find_pairs(raw)
+        pairs = recordings.find_pairs(raw)
     assert "demo_000" not in pairs
     assert "demo_000.wav: no motion file to pair with" in caplog.text
     with pytest.raises(PipelineError, match=r"demo_000\.wav: no motion file"):
-        prepare_data.find_pairs(raw, strict=True)
+        recordings.find_pairs(raw, strict=True)
 
 
 def test_noise_augmentation(demo_raw, tmp_path):

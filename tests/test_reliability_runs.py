@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from data_processing import create_vector, make_demo_dataset, prepare_data
+from data_processing import create_vector, make_demo_dataset, prepare_data, recordings
 from data_processing.files import (
     PipelineError,
     PipelineErrors,
@@ -175,7 +175,7 @@ def test_d9_scanners_skip_temporaries(demo_raw, tmp_path):
     for folder, suffix in (("speech", "wav"), ("motion", "bvh")):
         shutil.copy(raw / folder / f"demo_001.{suffix}",
                     raw / folder / f".partial-23386-demo_002x.{suffix}")
-    assert ".partial-23386-demo_002x" not in prepare_data.find_pairs(raw)
+    assert ".partial-23386-demo_002x" not in recordings.find_pairs(raw)
     assert all(not p.name.startswith(".") for p in list_inputs(raw / "speech", [".wav"]))
     assert len(list_inputs(raw / "speech", [".WAV"])) == 6
 

@@ -1,8 +1,10 @@
 """A killed and resumed run gives the weights and history of an uninterrupted one, bit for bit.
 
-Each family is trained twice into two directories: once without a stop, once stopped after an
-epoch (an exception after its checkpoint is written, as a kill would leave it) and started
-again from scratch on the same directory, as a new process would.
+Each family is trained twice into two directories: once without a stop (the session's shared
+run), once stopped after an epoch (an exception after its checkpoint is written, as a kill
+would leave it) and started again on the same directory, as a new process would. Since the
+first epochs of the two runs are computed from scratch, these tests also show that two
+identical runs give identical weights (``tests/test_determinism.py``).
 """
 
 import functools
@@ -113,12 +115,27 @@ def assert_same_a2g_runs(a, b):
         np.testing.assert_array_equal(np.load(a / "stats" / name), np.load(b / "stats" / name))
 
 
+A2G_CLI = ["--preset", "demo", "--variant", "full",
+           *(arg for key, value in TINY.items()
+             for arg in (f"--{key.replace('_', '-')}", str(value)))]
+"""The command line of :data:`tests.a2g_helpers.TINY` (the session's tiny ``full`` run)."""
+
+
 def test_a2g_resumes_exactly(tmp_path_factory, demo_raw, tmp_path, monkeypatch, capsys):
     data, whole, config = a2g_tiny(tmp_path_factory, demo_raw)  # 2 epochs of 2 steps
+    run = tmp_path / "resumed"
     with monkeypatch.context() as patch:
         stop_after(patch, 1)
         with pytest.raises(Killed):
-            a2g_train.train(data, tmp_path / "resumed", config)
-    a2g_train.train(data, tmp_path / "resumed", config)
-    assert "resumed from epoch 1" in capsys.readouterr().out
-    assert_same_a2g_runs(tmp_path / "resumed", whole)
+            a2g_train.train(data, run, config)
+    assert not (run / "stats" / "code_mean.npy").exists()  # written once training ends
+    assert a2g_train.main([str(data), str(run), *A2G_CLI]) == 0  # the same command resumes
+    out = capsys.readouterr().out
+    assert "resumed from epoch 1" in out
+    assert "full: 2 epochs" in out
+    assert_same_a2g_runs(run, whole)
+
+    weights = (run / "best.weights.h5").read_bytes()  # the command again: a finished run stays
+    assert a2g_train.main([str(data), str(run), *A2G_CLI]) == 0
+    assert (run / "best.weights.h5").read_bytes() == weights
+    assert len(pd.read_csv(run / "history.csv")) == 2

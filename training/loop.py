@@ -254,12 +254,21 @@ class Trainer:
                 for k, v in self._losses(substep, batch, training=False).items()}
 
     def _distributed(self, replica_fn: Callable) -> Callable:
+        """``replica_fn`` run on every replica, as one compiled step.
+
+        Autograph is off: the steps have no tensor-dependent Python control flow, and
+        converting them was a third of the time to trace the Audio2Gestures step (most of a
+        short run's time). The step is traced for the batch shapes it meets (a smaller last
+        batch adds one trace): with an unknown batch size in a signature the losses differ in
+        their last bits, which on the demo speaker trained another Audio2Gestures baseline.
+        """
         def step(batch):
             per_replica = self.strategy.run(replica_fn, args=(batch,))
             return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
                     for k, v in per_replica.items()}
 
-        return tf.function(step, jit_compile=self.jit_compile, reduce_retracing=True)
+        return tf.function(step, jit_compile=self.jit_compile, reduce_retracing=True,
+                           autograph=False)
 
     def train_step(self, batch) -> dict:
         """One training step on a distributed batch: every active sub-step, in order.

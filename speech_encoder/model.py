@@ -40,7 +40,13 @@ import numpy as np
 from data_processing.artifacts import read_config, write_config
 from data_processing.bvh import Skeleton
 from data_processing.dataset import DatasetMeta
-from data_processing.files import PipelineError, atomic_path, load_array, read_json
+from data_processing.files import (
+    AUDIO_SUFFIXES,
+    PipelineError,
+    atomic_path,
+    load_array,
+    read_json,
+)
 from data_processing.motion import Motion, from_vectors
 from motion_repr_learning.ae.representation import (
     ENCODING_INFO,
@@ -416,7 +422,7 @@ class IVA19Model:
         return self.card.fps
 
     def features(self, wav) -> np.ndarray:
-        """Raw speech features ``(T, F)`` of a WAV file, as the training data had them."""
+        """Raw speech features ``(T, F)`` of an audio file, as the training data had them."""
         from data_processing.audio import file_features
 
         card = self.card
@@ -440,7 +446,7 @@ class IVA19Model:
 
     def generate(self, speech, *, samples: int = 1, seed: int = 0,
                  batch_size: int = 1024) -> list[Motion]:
-        """The motion for a ``.wav`` file, its features ``(T, F)`` or ``X_test_*.npy`` windows.
+        """The motion for an audio file, its features ``(T, F)`` or ``X_test_*.npy`` windows.
 
         The family contract of :class:`helpers.families.GestureModel`. The model is
         deterministic: one motion (``samples`` must be 1; ``seed`` changes nothing).
@@ -450,12 +456,13 @@ class IVA19Model:
                                 f"(--samples 1, not {samples})")
         if isinstance(speech, np.ndarray):
             vectors = self.from_features(speech, batch_size=batch_size)
-        elif Path(speech).suffix == ".npy":
+        elif Path(speech).suffix.lower() == ".npy":
             vectors = self.from_windows(self._windows(Path(speech)), batch_size=batch_size)
-        elif Path(speech).suffix == ".wav":
+        elif Path(speech).suffix.lower() in AUDIO_SUFFIXES:
             vectors = self.from_features(self.features(speech), batch_size=batch_size)
         else:
-            raise PipelineError(f"{speech}: expected X_test_*.npy windows or a .wav file")
+            raise PipelineError(f"{speech}: expected X_test_*.npy windows or an audio file "
+                                f"({', '.join(AUDIO_SUFFIXES)})")
         return [from_vectors(vectors, self.skeleton, self.fps, kind=self.card.motion,
                              name=str(speech) if not isinstance(speech, np.ndarray) else "motion")]
 

@@ -8,7 +8,7 @@ import pytest
 import train
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError, read_json, save_array
-from motion_repr_learning.speech_model import (
+from speech_encoder.model import (
     IVA19Model,
     ModelCard,
     SpeechToMotion,
