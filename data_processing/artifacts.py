@@ -10,6 +10,7 @@ kind                      artifact (written by)
 ``iva19``                 IVA'19 speech-to-motion model (``train.py``)
 ``iva19_original``        the published IVA'19 model, imported (``import_iva19_model.py``)
 ``a2g``                   Audio2Gestures run (``gesture_vae/train.py``)
+``ha2g``                  HA2G run (``ha2g/train.py``)
 ``dae``, ``pca``          IVA'19 motion representation (``learn_dataset_encoding.py``)
 ``fgd_extractor``         FGD feature extractor (``evaluation/fgd.py train``)
 ========================  ============================================================

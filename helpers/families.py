@@ -23,6 +23,7 @@ from data_processing.motion import Motion
 FAMILIES = {
     "iva19": "speech_encoder.model:IVA19Model",
     "a2g": "gesture_vae.sample:Sampler",
+    "ha2g": "ha2g.sample:Sampler",
     "iva19_original": "speech_encoder.original:IVA19OriginalModel",
 }
 """``kind`` -> ``"module:class"`` whose ``load(directory)`` returns a :class:`GestureModel`."""

@@ -10,7 +10,7 @@ from tests.conftest import REPO
 
 # package -> layer (higher may import lower, never the reverse)
 LAYERS = {"data_processing": 0, "training": 1, "evaluation": 2, "motion_repr_learning": 3,
-          "speech_encoder": 3, "gesture_vae": 3, "helpers": 4}
+          "speech_encoder": 3, "gesture_vae": 3, "ha2g": 3, "helpers": 4}
 SOURCES = sorted(p for package in LAYERS for p in (REPO / package).rglob("*.py"))
 TOP = [REPO / "train.py", REPO / "predict.py"]
 
