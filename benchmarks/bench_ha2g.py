@@ -30,10 +30,10 @@ import numpy as np
 import soundfile
 import tensorflow as tf
 
+from data_processing.body import make_body
 from data_processing.demo_speaker import SAMPLE_RATE, synthesize_audio, synthesize_session
-from ha2g.body import make_body
+from data_processing.dir_vec import DirVec
 from ha2g.config import make_config
-from ha2g.representation import DirVec
 from ha2g.run import Run, build_model
 from ha2g.sample import Sampler
 from ha2g.train import build_trainer

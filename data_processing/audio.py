@@ -4,9 +4,26 @@ Frame convention: a signal of ``S`` samples at ``sr`` Hz gives
 ``kinematics.frame_count(S / sr, fps)`` feature frames, frame ``i`` describing the audio around
 ``t = i / fps``, exactly as many as motion frames of the same duration at the same fps.
 
-To keep features aligned over files of any length, each extractor resamples the signal to the
-nearest rate at which its hop is a whole number of samples (e.g. 16 000 -> 15 990 Hz for a
-533-sample hop at 30 fps), so frame ``i`` never drifts from ``i / fps``.
+To keep features aligned over files of any length, the log-mel extractor resamples the signal
+to the nearest rate at which its hop is a whole number of samples (e.g. 16 000 -> 15 990 Hz for
+a 533-sample hop at 30 fps), so frame ``i`` never drifts from ``i / fps``.
+
+MFCC sample rate, by name (:data:`MFCC_RATES`, the ``mfcc_rate`` option, recorded by
+``create_vector.py`` in ``meta.json`` and by ``train.py`` in the model card):
+
+``native`` (the default: the original recipe)
+    python_speech_features at the file's own sample rate, as the original
+    ``data_processing/tools.py::calculate_mfcc`` (``mfcc(audio, winlen=0.02, winstep=0.01,
+    samplerate=fs, numcep=26)``, nfft 512: a 20 ms frame longer than 512 samples is truncated
+    by python_speech_features, e.g. 882 samples at 44.1 kHz). python_speech_features rounds the
+    step to whole samples: where ``sr / (5 fps)`` is not whole (22.05 kHz at 20 fps: 220.5 ->
+    221 samples) frame ``i`` drifts from ``i / fps`` by 0.2 %, as in the original.
+``16k`` (this project's choice)
+    resampled first to the rate nearest 16 kHz at which the step is a whole number of samples
+    (16 kHz itself at 20 fps), so the frames never drift and the MFCC of one recording does not
+    depend on the rate it was stored at.
+
+The two agree on 16 kHz audio (the demo speaker's).
 
 Feature sets (IVA'19, Kucherenko et al. 2019), by name:
 
@@ -27,6 +44,8 @@ name                  dims  content, in this column order
 from __future__ import annotations
 
 import logging
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +104,10 @@ MEL_PRESETS = {
 
 @dataclass(frozen=True)
 class MfccSettings:
-    """IVA'19 MFCC: python_speech_features with these constants, sub-frames averaged."""
+    """IVA'19 MFCC: python_speech_features with these constants, sub-frames averaged.
+
+    ``sr`` is the analysis rate of the ``16k`` :data:`MFCC_RATES` option.
+    """
 
     sr: int = 16000
     winlen: float = 0.02
@@ -107,6 +129,11 @@ class ProsodySettings:
 
 MFCC = MfccSettings()
 PROSODY = ProsodySettings()
+
+MFCC_RATES = ("native", "16k")
+"""Named MFCC sample-rate options (see the module docstring); the first is the default."""
+
+"""The MFCC rate of datasets and models made before the option existed (no record of it)."""
 
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "MFCC": ("mfcc",),
@@ -330,20 +357,66 @@ def _fit(frames: np.ndarray, n: int) -> np.ndarray:
 # Extractors
 
 
-def mfcc(signal: np.ndarray, sr: int, *, fps: float) -> np.ndarray:
+def check_mfcc_rate(name: str) -> str:
+    """``name`` if it is one of :data:`MFCC_RATES`, else a one-line error."""
+    if name not in MFCC_RATES:
+        raise PipelineError(f"--mfcc-rate {name!r}: expected one of {', '.join(MFCC_RATES)}")
+    return name
+
+
+@contextmanager
+def psf_truncation_notice_off():
+    """python_speech_features logs a warning on every call whose frames exceed ``nfft``.
+
+    Truncating them is the recipe (a 20 ms frame is 882 samples at 44.1 kHz, the FFT 512), so
+    the notice (through the deprecated ``logging.warn``) is silenced while the MFCC run.
+    """
+    root = logging.getLogger()
+
+    def drop(record):
+        return "frame will be truncated" not in record.getMessage()
+
+    root.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        root.removeFilter(drop)
+
+
+def mfcc(signal: np.ndarray, sr: int, *, fps: float, rate: str = MFCC_RATES[0]) -> np.ndarray:
     """IVA'19 MFCC features ``(n_frames, 26)`` at ``fps``.
 
-    python_speech_features ``mfcc(winlen=0.02, numcep=26, nfft=512)`` at ``MFCC.subframes``
-    steps per output frame (10 ms at 20 fps), averaged in groups: the original's 100 Hz
-    MFCCs averaged by 5.
+    python_speech_features ``mfcc(winlen=0.02, numcep=26, nfilt=26, nfft=512)`` at
+    ``MFCC.subframes`` steps per output frame (10 ms at 20 fps), averaged in groups of
+    ``MFCC.subframes``: the original's 100 Hz MFCCs averaged by 5.
+
+    Parameters
+    ----------
+    signal : np.ndarray [shape=(n,)]
+        Mono samples.
+    sr : int
+        Their rate.
+    fps : float
+        Output frame rate.
+    rate : str
+        ``native`` (at ``sr``, the original) or ``16k`` (resampled first): :data:`MFCC_RATES`.
+
+    Returns
+    -------
+    np.ndarray [shape=(frame_count(n / sr, fps), 26)]
     """
     n = frame_count(len(signal) / sr, fps)
-    rate = MFCC.subframes * fps
-    signal, sr_eff, hop = _resample_to_hop(signal, sr, MFCC.sr, rate)
-    feats = psf_mfcc(
-        signal, samplerate=sr_eff, winlen=MFCC.winlen, winstep=hop / sr_eff, numcep=MFCC.numcep,
-        nfilt=MFCC.nfilt, nfft=MFCC.nfft,
-    )
+    steps = MFCC.subframes * fps
+    if check_mfcc_rate(rate) == "native":
+        sr_eff, winstep = sr, 1.0 / steps
+    else:
+        signal, sr_eff, hop = _resample_to_hop(signal, sr, MFCC.sr, steps)
+        winstep = hop / sr_eff
+    with psf_truncation_notice_off():
+        feats = psf_mfcc(signal, samplerate=sr_eff, winlen=MFCC.winlen, winstep=winstep,
+                         numcep=MFCC.numcep, nfilt=MFCC.nfilt, nfft=MFCC.nfft)
     feats = _fit(feats, n * MFCC.subframes)
     return feats.reshape(n, MFCC.subframes, -1).mean(axis=1)
 
@@ -386,29 +459,38 @@ def prosody(signal: np.ndarray, sr: int, *, fps: float) -> np.ndarray:
 
 
 def speech_features(
-    signal: np.ndarray, sr: int, feature_set: str, *, fps: float, mel_preset: str = "iva19"
+    signal: np.ndarray, sr: int, feature_set: str, *, fps: float, mel_preset: str = "iva19",
+    mfcc_rate: str = MFCC_RATES[0],
 ) -> np.ndarray:
-    """Features of a named set, ``(n_frames, feature_size(feature_set))`` float32 at ``fps``."""
+    """Features of a named set, ``(n_frames, feature_size(feature_set))`` float32 at ``fps``.
+
+    ``mfcc_rate`` selects the MFCC's sample rate (:data:`MFCC_RATES`).
+    """
     parts = _parts(feature_set)
     blocks = {
-        "mfcc": lambda: mfcc(signal, sr, fps=fps),
+        "mfcc": lambda: mfcc(signal, sr, fps=fps, rate=mfcc_rate),
         "logmel": lambda: log_mel(signal, sr, fps=fps, preset=mel_preset),
         "prosody": lambda: prosody(signal, sr, fps=fps),
     }
     return np.concatenate([blocks[p]() for p in parts], axis=1).astype(np.float32)
 
 
-def file_features(path, feature_set: str, *, fps: float, mel_preset: str = "iva19") -> np.ndarray:
+def file_features(path, feature_set: str, *, fps: float, mel_preset: str = "iva19",
+                  mfcc_rate: str = MFCC_RATES[0]) -> np.ndarray:
     """:func:`load_audio` + :func:`speech_features`; errors name the file."""
     signal, sr = load_audio(path)
     if frame_count(len(signal) / sr, fps) < 1:
         raise PipelineError(f"{path}: {len(signal) / sr:.3f} s of audio make no frame at "
                             f"{fps:g} fps")
-    return speech_features(signal, sr, feature_set, fps=fps, mel_preset=mel_preset)
+    return speech_features(signal, sr, feature_set, fps=fps, mel_preset=mel_preset,
+                           mfcc_rate=mfcc_rate)
 
 
 def silence_frame(feature_set: str, *, fps: float, mel_preset: str = "iva19") -> np.ndarray:
-    """The feature vector of digital silence, used to pad context windows (as IVA'19)."""
+    """The feature vector of digital silence, used to pad context windows (as IVA'19).
+
+    The same for either MFCC rate: every frame of zeros has the floor energy in every band.
+    """
     silence = np.zeros(16000)
     feats = speech_features(silence, 16000, feature_set, fps=fps, mel_preset=mel_preset)
     return feats[len(feats) // 2]

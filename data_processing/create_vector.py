@@ -3,10 +3,12 @@
 Usage::
 
     python data_processing/create_vector.py DATA_DIR N_CONTEXT [--features MFCC] [--fps 20]
-        [--motion pos_vel|rot6d] [--mel-preset iva19|a2g] [--tolerance 0.5] [--strict]
+        [--motion pos_vel|rot6d] [--mel-preset iva19|a2g] [--mfcc-rate native|16k]
+        [--tolerance 0.5] [--strict]
 
 Reads ``DATA_DIR/gg-{train,dev,test}.csv`` (from ``prepare_data.py``), processes the files in
-parallel, and writes the arrays listed in :mod:`data_processing.dataset`, ``meta.json`` last.
+parallel, and writes the arrays listed in :mod:`data_processing.dataset`, ``meta.json`` last
+(with the MFCC rate, :mod:`data_processing.audio`).
 Transcripts listed in the tables are checked and recorded in ``meta.json`` (their words per
 frame: :meth:`data_processing.dataset.DatasetMeta.words`).
 ``N_CONTEXT`` is the original's: 60 means 30 frames on each side, 61-frame windows padded
@@ -58,6 +60,8 @@ class VectorSettings:
         Frame rate of features and motion.
     mel_preset : str
         Log-mel preset.
+    mfcc_rate : str
+        MFCC sample rate: ``native`` (the original's) or ``16k`` (:data:`audio.MFCC_RATES`).
     tolerance : float
         Largest audio/motion duration difference (s) accepted without a warning.
     strict : bool
@@ -67,6 +71,7 @@ class VectorSettings:
     features: str = "MFCC"
     fps: float = 20.0
     mel_preset: str = "iva19"
+    mfcc_rate: str = audio.MFCC_RATES[0]
     tolerance: float = 0.5
     strict: bool = False
 
@@ -88,6 +93,7 @@ def check_settings(n_context: int, settings: VectorSettings, motion: str,
         choices = ", ".join(REPRESENTATIONS)
         raise PipelineError(f"unknown motion representation {motion!r} (use {choices})")
     audio.feature_size(settings.features, mel_preset=settings.mel_preset)
+    audio.check_mfcc_rate(settings.mfcc_rate)
 
 
 def vectorise_pair(job: tuple[str, str, str, str, VectorSettings]) -> dict:
@@ -99,7 +105,7 @@ def vectorise_pair(job: tuple[str, str, str, str, VectorSettings]) -> dict:
     seq_id, wav, bvh, transcript, settings = job
     errors: list[PipelineError] = []
     feats = attempt(errors, audio.file_features, wav, settings.features, fps=settings.fps,
-                    mel_preset=settings.mel_preset)
+                    mel_preset=settings.mel_preset, mfcc_rate=settings.mfcc_rate)
     motion = attempt(errors, read_bvh, bvh)
     if transcript:
         attempt(errors, read_transcript, transcript)
@@ -254,7 +260,7 @@ def _write_dataset(out: Path, by_split: dict, n_context: int, settings: VectorSe
         output_size=int(train_motion.shape[1]),
         source_fps=float(by_split["train"][0]["source_fps"]),
         splits={split: [r["id"] for r in rows] for split, rows in by_split.items()},
-        files={}, versions=_versions(), root=out,
+        files={}, versions=_versions(), mfcc_rate=settings.mfcc_rate, root=out,
     )
 
 
@@ -285,6 +291,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Y layout: IVA'19 positions+velocities or A2G 6D rotations+root")
     parser.add_argument("--mel-preset", default="iva19", choices=sorted(audio.MEL_PRESETS),
                         help="log-mel settings for the Spectro features")
+    parser.add_argument("--mfcc-rate", default=audio.MFCC_RATES[0], choices=audio.MFCC_RATES,
+                        help="MFCC sample rate: native = the file's own, as the original "
+                             "(default); 16k = resampled to 16 kHz first")
     parser.add_argument("--tolerance", type=float, default=0.5,
                         help="audio/motion duration difference (s) accepted silently")
     parser.add_argument("--strict", action="store_true",
@@ -298,7 +307,8 @@ def main(argv=None) -> int:
     """Run the step."""
     args = parse_args(argv)
     settings = VectorSettings(features=args.features, fps=args.fps, mel_preset=args.mel_preset,
-                              tolerance=args.tolerance, strict=args.strict)
+                              mfcc_rate=args.mfcc_rate, tolerance=args.tolerance,
+                              strict=args.strict)
     meta = create_vectors(args.data_dir, args.n_context, settings, motion=args.motion,
                           workers=args.workers)
     root = Path(args.data_dir)

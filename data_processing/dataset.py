@@ -6,7 +6,7 @@
     skeleton.json              the dataset's skeleton
     stats/audio_{mean,std}.npy per feature, training split only
     stats/motion_{mean,std}.npy per output column, training split only
-    stats/motion_absmax.npy    per column max |Y_train - mean| (the IVA'19 autoencoder's scale)
+    stats/motion_absmax.npy    per column max |Y_train - mean| (the DAE's `centred` scale)
     stats/silence.npy          the feature vector of silence (context padding)
     X_{split}.npy              (N, N_CONTEXT + 1, F) context windows, raw features
     Y_{split}.npy              (N, D) motion vectors (pos_vel or rot6d)
@@ -72,6 +72,9 @@ class DatasetMeta:
         Source ``wav`` and ``bvh`` path of every id, and its ``transcript`` where it has one.
     versions : dict
         Library versions that built the dataset.
+    mfcc_rate : str
+        Sample rate the MFCC were computed at (:data:`data_processing.audio.MFCC_RATES`);
+        ``16k`` in datasets made before the option.
     """
 
     fps: float
@@ -85,8 +88,19 @@ class DatasetMeta:
     splits: dict
     files: dict
     versions: dict = field(default_factory=dict)
+    mfcc_rate: str = "16k"
     format: int = FORMAT_VERSION
     root: Path | None = field(default=None, repr=False, compare=False)
+
+    def feature_settings(self) -> dict:
+        """What a model trained on the dataset records to compute its features again.
+
+        The dataset's directory, frame rate, feature set, mel preset, feature size and MFCC
+        rate (``file_features`` takes them; a run refuses to resume on another dataset).
+        """
+        return {"data_dir": str(Path(self.root).resolve()), "fps": self.fps,
+                "features": self.features, "mel_preset": self.mel_preset,
+                "feature_size": self.feature_size, "mfcc_rate": self.mfcc_rate}
 
     @property
     def window(self) -> int:

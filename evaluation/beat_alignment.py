@@ -3,7 +3,7 @@
 Usage::
 
     python evaluation/beat_alignment.py --motion SRC [SRC ...] [--audio WAV_OR_DIR ...]
-        [--data DATA_DIR] [--fps F] [--sigma 0.3] [--order 2] [--backtrack]
+        [--data DATA_DIR] [--fps F] [--sigma 0.1] [--order 2] [--backtrack]
         [--joints NAME,...] [--name NAME] [--out CSV] [--per-file CSV]
 
 A ``SRC`` is a motion file, a directory of them or ``DATA_DIR:SPLIT`` (ground truth, which
@@ -25,7 +25,7 @@ from data_processing.dataset import DatasetMeta
 from data_processing.files import atomic_path, run_cli
 from data_processing.motion import load_sources
 from data_processing.representations import ARRAY_KINDS
-from evaluation.beats import ORDER, SIGMA, evaluate
+from evaluation.beats import BEAT_SIGMA, ORDER, SIGMA, evaluate
 from evaluation.tables import append_csv
 
 
@@ -45,7 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--representation", choices=ARRAY_KINDS,
                         help="kind of array files when their width fits several")
     parser.add_argument("--sigma", type=float, default=SIGMA,
-                        help=f"beat alignment tolerance in seconds (default: {SIGMA}, BEAT)")
+                        help=f"beat alignment tolerance in seconds (default: {SIGMA}, HA2G; "
+                             f"BEAT used {BEAT_SIGMA})")
     parser.add_argument("--order", type=int, default=ORDER,
                         help=f"frames on each side of a motion beat (default: {ORDER}, BEAT)")
     parser.add_argument("--backtrack", action="store_true",

@@ -12,13 +12,22 @@ A model's row holds its labels (``key=value`` words, or the columns of ``LABELS_
 ``RESULT_DIR/hellinger_distances.csv`` when present. ``append`` adds the row to
 ``RESULTS_CSV``; ``table`` writes one row per line of ``LABELS_CSV`` to ``OUT_CSV`` and as a
 markdown table, with a last row for the ground truth's acceleration and jerk, to ``OUT_MD``.
+
+Runs of one method trained with several seeds (names ``ID_seedK``, as the experiment
+runner of ``make demo`` names them) are also summarised: ``OUT_MD`` ends with a table
+of each method's mean over its seeds with a 95% percentile-bootstrap interval over the seeds
+only (:mod:`evaluation.intervals`; the IVA'19 scripts keep one average per run, so held-out
+segments cannot be resampled here -- ``evaluation/report.py`` gives the intervals over seeds
+and segments of the same methods). ``OUT_CSV`` stays one row per run.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from data_processing.files import PipelineError, atomic_path, run_cli
@@ -26,6 +35,9 @@ from evaluation.tables import HELLINGER_TABLE as HELLINGER
 from evaluation.tables import append_csv, markdown_table, read_table
 
 METRICS = ("ape", "mae", "aa", "aj")
+SEED_SUFFIX = re.compile(r"_seed\d+$")
+SCORING_KEYS = {"APE": "ape", "MAE": "mae", "AA": "acceleration", "AJ": "jerk",
+                "H vel": "hellinger"}  # table column -> evaluation.scoring metric
 
 
 def _average(path: Path) -> float:
@@ -62,6 +74,44 @@ def results_markdown(table: pd.DataFrame) -> str:
     return markdown_table(list(shown.columns), rows)
 
 
+def seed_summary(table: pd.DataFrame, *, n_boot: int | None = None) -> pd.DataFrame:
+    """Mean over seeds and its 95% bootstrap interval over seeds, per method and metric.
+
+    Rows of ``table`` (indexed by run name; :data:`METRICS` in upper case and ``H vel``) are
+    grouped by name without its ``_seedK`` suffix; columns ``method, seeds, M, M_lo, M_hi``.
+    """
+    from evaluation import intervals
+    from evaluation.scoring import Scores
+
+    keys = {c: k for c, k in SCORING_KEYS.items() if c in table}  # scoring's metric names
+    groups = table.assign(method=table.index.str.replace(SEED_SUFFIX, "", regex=True))
+    boot = intervals.Bootstrap(1, **({"n_boot": n_boot} if n_boot else {}))
+    rows = []
+    for method, group in groups.groupby("method", sort=False):
+        values = {k: group[c].astype(float).to_numpy()[:, None] for c, k in keys.items()}
+        scores = Scores(method, values, {k: np.ones_like(v) for k, v in values.items()})
+        row = {"method": method, "seeds": len(group)}
+        found = boot.interval(scores)
+        for column, key in keys.items():
+            mean, lo, hi = found[key]
+            row.update({column: mean, f"{column}_lo": lo, f"{column}_hi": hi})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary_markdown(summary: pd.DataFrame) -> str:
+    """The seed summary as markdown: ``mean [lo, hi]`` cells."""
+    from evaluation import intervals
+
+    columns = [c for c in summary.columns if c not in ("method", "seeds")
+               and not c.endswith(("_lo", "_hi"))]
+    rows = [[row["method"], str(row["seeds"]),
+             *(intervals.cell(row[c], row[f"{c}_lo"], row[f"{c}_hi"]) for c in columns)]
+            for _, row in summary.iterrows()]
+    return ("\nMean over training seeds [95% percentile-bootstrap interval over seeds only]:\n\n"
+            + markdown_table(["method", "seeds", *columns], rows))
+
+
 def _cell(value) -> str:
     if isinstance(value, float):
         return "" if pd.isna(value) else f"{value:.3f}"
@@ -80,15 +130,17 @@ def parse_labels(pairs: list[str]) -> dict[str, str]:
 
 
 def build_table(result_dir, labels_csv) -> pd.DataFrame:
-    """One row per line of ``labels_csv`` (its ``name`` column names the model)."""
+    """One row per line of ``labels_csv``, indexed by its ``name`` column (the run's name)."""
     labels_csv = Path(labels_csv)
     if not labels_csv.is_file():
         raise PipelineError(f"{labels_csv}: no such file")
     labels = pd.read_csv(labels_csv, dtype=str, keep_default_na=False)
     if "name" not in labels.columns:
         raise PipelineError(f"{labels_csv}: no 'name' column")
-    rows = [result_row(result_dir, row.pop("name"), row) for row in labels.to_dict("records")]
-    return pd.DataFrame(rows)
+    records = labels.to_dict("records")
+    names = [row.pop("name") for row in records]
+    return pd.DataFrame([result_row(result_dir, name, row) for name, row in zip(names, records)],
+                        index=pd.Index(names, name="name"))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -119,6 +171,8 @@ def main(argv=None) -> int:
         return 0
     table = build_table(args.result_dir, args.labels_csv)
     text = results_markdown(table)
+    if table.index.str.contains(SEED_SUFFIX).any():
+        text += summary_markdown(seed_summary(table))
     if args.title:
         text = f"# {args.title}\n\n{text}"
     with atomic_path(args.out_csv) as tmp:

@@ -1,4 +1,4 @@
-"""Hellinger distance between the ground truth's and each model's moving-distance histogram.
+"""Hellinger distance with the IVA'19 original's binning ("Hellinger, IVA'19 bins").
 
 Usage::
 
@@ -10,6 +10,14 @@ sub-directory holding ``FILE`` (or only the ``-g`` names), both written by
 ``calc_distance.py``, sums the selected joint columns (default ``Total``), and writes
 ``OUT/hellinger_distances.csv`` (``name,distance``): ``H = sqrt(1 - sum(sqrt(p q)))`` of the
 normalised histograms, 0 for identical distributions and 1 for disjoint ones.
+
+Its convention is the original's (:data:`NAME`, :data:`CONVENTION`): the histograms of
+``calc_distance.py`` (IVA'19 ``evaluation/calc_distance.py``, ``bins = np.arange(0, 1 + w, w)``:
+20 bins of 0.05 units/frame up to 1 unit/frame by default; faster frames are not counted),
+pooled over the test files and summed over the selected joints. The comparison report
+(``evaluation/report.py``) computes another Hellinger distance, with its own binning (20 bins
+from 0 to the truth's 99th percentile of the speed in units/s, faster frames in the last
+bin): the two are different numbers under different names.
 """
 
 from __future__ import annotations
@@ -23,6 +31,13 @@ from data_processing.files import PipelineError, is_temporary, run_cli
 from evaluation import metrics
 from evaluation.tables import HELLINGER_TABLE as OUTPUT
 from evaluation.tables import read_table, write_table
+
+NAME = "Hellinger (IVA'19 bins)"
+"""The name of this distance, which says its convention (see :data:`CONVENTION`)."""
+
+CONVENTION = ("speed histograms of calc_distance.py, IVA'19 bins arange(0, 1 + w, w) in "
+              "units/frame, faster frames not counted, joints summed")
+"""The binning, in words (written into every output)."""
 
 
 def histogram(path: Path, joints: list[str]) -> np.ndarray:
@@ -75,9 +90,9 @@ def main(argv=None) -> int:
     distances = hellinger_distances(args.result_dir, args.file, args.gesture, tuple(args.joints))
     out = Path(args.out or args.result_dir) / OUTPUT
     write_table(out, ["name", "distance"], list(distances.items()),
-                f"Hellinger distance (dimensionless) of {args.file} to the ground truth, joints "
-                f"{'+'.join(args.joints)}")
-    print("Hellinger distances:")
+                f"{NAME} (dimensionless) of {args.file} to the ground truth, joints "
+                f"{'+'.join(args.joints)}: {CONVENTION}")
+    print(f"{NAME}, {CONVENTION}:")
     for name, distance in distances.items():
         print(f"  {name}: {distance:.4f}")
     print(f"written to {out}")

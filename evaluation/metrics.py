@@ -10,8 +10,20 @@ IVA'19                 :func:`ape`, :func:`mae`, :func:`jerk`, :func:`accelerati
                        :func:`speed_histogram`, :func:`hellinger`
 Audio2Gestures         :func:`l1`, :func:`pck` (threshold :data:`PCK_DELTA` times
                        :func:`body_scale`), :func:`diversity`, :func:`multimodality`
-HA2G / BEAT            :func:`frechet_distance`, :func:`beat_alignment`, :func:`l1_div`
+HA2G / BEAT            :func:`frechet_distance` (:func:`frechet_distance_of_samples`),
+                       :func:`beat_alignment`, :func:`l1_div`
 =====================  ==================================================================
+
+Conventions fixed here (named in every table caption):
+
+* PCK's body scale is the **torso length** of the rest pose, root to neck
+  (:func:`body_scale`): the torso normalisation of PCK in FLIC (Sapp & Taskar, "MODEC",
+  CVPR 2013), and unlike the bounding box or the largest joint distance of the rest pose it
+  does not grow with a T-pose's arm span (160 cm on the demo speaker, torso 54 cm).
+* Diversity is measured between the clips of one sequence, averaged over sequences
+  (Audio2Gestures, Li et al. ICCV 2021), never between clips pooled across files.
+* Beat alignment's tolerance is set by the caller (:data:`evaluation.beats.SIGMA`, HA2G's
+  0.1 s).
 """
 
 from __future__ import annotations
@@ -20,10 +32,10 @@ import warnings
 
 import numpy as np
 from scipy import linalg
-from scipy.signal import argrelextrema
 from scipy.spatial.distance import pdist
 
 from data_processing.bvh import Skeleton
+from data_processing.files import PipelineError
 
 PCK_DELTA = 0.2  # PCK threshold in body scales (Audio2Gestures)
 DIVERSITY_CLIP = 50  # frames per Diversity clip (Audio2Gestures)
@@ -80,6 +92,11 @@ def acceleration_norms(positions: np.ndarray, fps: float | None = None) -> np.nd
     return _difference_norms(positions, 2, fps)
 
 
+def jerk_norms(positions: np.ndarray, fps: float | None = None) -> np.ndarray:
+    """Norm of the third difference ``(T - 3, J)`` (units/frame^3, or /s^3 with ``fps``)."""
+    return _difference_norms(positions, 3, fps)
+
+
 def acceleration(positions: np.ndarray, fps: float | None = None) -> np.ndarray:
     """Average acceleration per joint ``(J,)`` (IVA'19 ``aa.csv``; units/frame^2 or /s^2)."""
     return acceleration_norms(positions, fps).mean(axis=0)
@@ -87,7 +104,7 @@ def acceleration(positions: np.ndarray, fps: float | None = None) -> np.ndarray:
 
 def jerk(positions: np.ndarray, fps: float | None = None) -> np.ndarray:
     """Average jerk per joint ``(J,)``: mean norm of the third difference (units/frame^3, /s^3)."""
-    return _difference_norms(positions, 3, fps).mean(axis=0)
+    return jerk_norms(positions, fps).mean(axis=0)
 
 
 def histogram_bins(width: float = 0.05, top: float = 1.0) -> np.ndarray:
@@ -138,9 +155,36 @@ def l1(predicted: np.ndarray, truth: np.ndarray) -> float:
     return l1_distance(predicted, truth)
 
 
-def body_scale(skeleton: Skeleton) -> float:
-    """Largest distance between two joints of the rest pose, in the skeleton's units."""
+NECK = "neck"  # the joint whose name contains this (case-insensitive) ends the torso
+
+
+def rest_span(skeleton: Skeleton) -> float:
+    """Largest distance between two joints of the rest pose (the former PCK scale; units)."""
     return float(pdist(skeleton.rest_positions()).max())
+
+
+def body_scale(skeleton: Skeleton) -> float:
+    """PCK's body scale: the rest pose's torso length, root joint to neck (units).
+
+    The neck is the first joint whose name contains ``neck`` (``Neck`` in the demo speaker and
+    BEAT BVH, ``b_neck0`` in GENEA, ``neck`` in SMPL-X). Torso size is PCK's normaliser in
+    FLIC (Sapp & Taskar, CVPR 2013); it does not change when the arms are spread.
+
+    Raises
+    ------
+    PipelineError
+        No joint is named like a neck, or it sits on the root.
+    """
+    names = [n.lower() for n in skeleton.names]
+    neck = next((i for i, n in enumerate(names) if NECK in n), None)
+    if neck is None:
+        raise PipelineError(f"no joint named like {NECK!r} among {len(names)} joints: PCK's "
+                            "torso scale needs one")
+    rest = skeleton.rest_positions()
+    scale = float(np.linalg.norm(rest[neck] - rest[skeleton.root]))
+    if not scale > 0:
+        raise PipelineError(f"joint {skeleton.names[neck]!r} sits on the root: torso length 0")
+    return scale
 
 
 def pck(predicted: np.ndarray, truth: np.ndarray, threshold: float) -> float:
@@ -176,18 +220,35 @@ def _mean_pairwise_l1(items: np.ndarray) -> float:
     return float(pdist(items.reshape(len(items), -1), metric="cityblock").mean() / frames_joints)
 
 
+def sequence_diversity(motion: np.ndarray, clip_length: int = DIVERSITY_CLIP) -> float:
+    """Mean L1 distance between the non-overlapping clips of one motion ``(T, J, 3)`` (units).
+
+    ``NaN`` when the motion holds fewer than two clips.
+    """
+    cut = clips(motion, clip_length)
+    return _mean_pairwise_l1(cut) if len(cut) >= 2 else float("nan")
+
+
 def diversity(motions: list[np.ndarray], clip_length: int = DIVERSITY_CLIP) -> float:
-    """Audio2Gestures Diversity: mean L1 distance between all non-overlapping clips (units).
+    """Audio2Gestures Diversity: clips of the same sequence, averaged over sequences (units).
+
+    Each motion is cut into non-overlapping clips of ``clip_length`` frames; the mean L1
+    distance between the clips of one motion (:func:`sequence_diversity`) is averaged over
+    the motions that hold at least two clips. Clips of different files are never compared
+    (the paper measures Diversity within a sequence).
 
     Parameters
     ----------
     motions : list of np.ndarray [shape=(T, J, 3)]
-        Generated motions (e.g. one per test file); clips are pooled across them.
+        Generated motions (e.g. one per test file).
     clip_length : int
         Frames per clip (50 in the paper).
     """
-    pooled = np.concatenate([clips(m, clip_length) for m in motions])
-    return _mean_pairwise_l1(pooled)
+    values = [sequence_diversity(m, clip_length) for m in motions]
+    values = [v for v in values if not np.isnan(v)]
+    if not values:
+        raise ValueError(f"Expected a motion of at least {2 * clip_length} frames (two clips).")
+    return float(np.mean(values))
 
 
 def multimodality(samples: np.ndarray) -> float:
@@ -254,6 +315,39 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     return float(max(distance, 0.0))
 
 
+def frechet_distance_of_samples(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between the Gaussians fitted to two sample sets ``(N1, D)``, ``(N2, D)``.
+
+    The same distance as :func:`frechet_distance` of :func:`gaussian_stats`
+    (``np.cov(rowvar=False)``), computed from the samples: with ``A``, ``B`` the centred
+    samples over ``sqrt(N - 1)`` (``S1 = A^T A``),
+    ``Tr sqrtm(S1 S2)`` is the sum of the singular values of ``A B^T`` (the nonzero eigenvalues
+    of ``S1 S2 = A^T A B^T B`` are those of ``(A B^T)(A B^T)^T``); with many samples, the
+    eigenvalues of ``R S2 R`` with ``R`` the symmetric square root of ``S1`` (the same
+    spectrum). No non-symmetric matrix square root is needed: exact, with no ``eps`` on
+    singular covariances, in ``O(min(N1 N2 (D + min(N1, N2)), D^3))``.
+    Raw clip vectors have hundreds to thousands of dimensions (34 frames x 27 values for the
+    TED protocol), where ``sqrtm`` of the product takes tens of seconds.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"Expected samples (N >= 2, D) of one D. Received: {a.shape}, "
+                         f"{b.shape}")
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    ca = (a - a.mean(axis=0)) / np.sqrt(len(a) - 1)
+    cb = (b - b.mean(axis=0)) / np.sqrt(len(b) - 1)
+    n1, n2, d = len(ca), len(cb), ca.shape[1]
+    if n1 * n2 * min(n1, n2) <= d**3:  # few samples (raw clips): the N1 x N2 cross product
+        trace_sqrt = float(np.linalg.svd(ca @ cb.T, compute_uv=False).sum())
+    else:  # many samples: Tr sqrtm(S1 S2) = Tr sqrt(R S2 R) with R = sqrtm(S1) (symmetric)
+        w, v = np.linalg.eigh(ca.T @ ca)
+        root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+        eig = np.linalg.eigvalsh(root @ (cb.T @ cb) @ root)
+        trace_sqrt = float(np.sqrt(np.clip(eig, 0.0, None)).sum())
+    distance = diff @ diff + np.sum(ca**2) + np.sum(cb**2) - 2.0 * trace_sqrt
+    return float(max(distance, 0.0))
+
+
 def motion_beats(positions: np.ndarray, fps: float, *, order: int = 2) -> np.ndarray:
     """Motion beats (BEAT convention): times (s) of local minima of the mean joint speed.
 
@@ -275,30 +369,42 @@ def motion_beats(positions: np.ndarray, fps: float, *, order: int = 2) -> np.nda
         return np.zeros(0)
     velocity = np.gradient(positions, axis=0) * fps
     mean_speed = np.linalg.norm(velocity, axis=-1).mean(axis=1)
+    from scipy.signal import argrelextrema  # scipy.signal costs seconds to import
+
     minima = argrelextrema(mean_speed, np.less, order=order)[0]
     return minima / fps
 
 
-def beat_alignment(audio_onsets: np.ndarray, motion_beat_times: np.ndarray,
-                   sigma: float = 0.3) -> float:
-    """Beat alignment score: mean over audio onsets of ``exp(-d^2 / (2 sigma^2))``.
+def beat_scores(audio_onsets: np.ndarray, motion_beat_times: np.ndarray,
+                sigma: float) -> np.ndarray:
+    """Per audio onset ``exp(-d^2 / (2 sigma^2))`` ``(n_onsets,)``; zeros without motion beats.
 
-    ``d`` is the distance (s) from each audio onset to the nearest motion beat; 1 means every
-    onset has a motion beat on it, 0 that there are no motion beats. ``sigma`` is in seconds
-    (BEAT: 0.3 s; HA2G's beat consistency used 0.1 s).
+    ``d`` is the distance (s) from the onset to the nearest motion beat; ``sigma`` in seconds.
     """
     onsets = np.asarray(audio_onsets, dtype=np.float64).ravel()
     beats = np.sort(np.asarray(motion_beat_times, dtype=np.float64).ravel())
-    if onsets.size == 0:
-        raise ValueError("Expected at least one audio onset.")
     if not sigma > 0:
         raise ValueError(f"Expected sigma > 0 (seconds). Received: sigma={sigma}")
     if beats.size == 0:
-        return 0.0
+        return np.zeros(onsets.size)
     right = np.clip(np.searchsorted(beats, onsets), 0, len(beats) - 1)
     left = np.clip(right - 1, 0, len(beats) - 1)
     nearest = np.minimum(np.abs(onsets - beats[left]), np.abs(onsets - beats[right]))
-    return float(np.mean(np.exp(-(nearest**2) / (2.0 * sigma**2))))
+    return np.exp(-(nearest**2) / (2.0 * sigma**2))
+
+
+def beat_alignment(audio_onsets: np.ndarray, motion_beat_times: np.ndarray,
+                   sigma: float = 0.1) -> float:
+    """Beat alignment score: mean over audio onsets of :func:`beat_scores`.
+
+    1 means every onset has a motion beat on it, 0 that there are no motion beats. ``sigma``
+    is in seconds (HA2G's beat consistency: 0.1 s, the project's default; BEAT: 0.3 s, which
+    saturates: random beats at 5 per second already score 0.91).
+    """
+    scores = beat_scores(audio_onsets, motion_beat_times, sigma)
+    if scores.size == 0:
+        raise ValueError("Expected at least one audio onset.")
+    return float(np.mean(scores))
 
 
 def l1_div(positions: np.ndarray | list[np.ndarray]) -> float:

@@ -8,6 +8,9 @@
 # Settings come from the environment:
 #   A2G_RUNS      where the runs go              (default: DATA_DIR/../a2g_runs)
 #   A2G_PRESET    training preset, paper or demo (default demo: the short CPU budget)
+#   A2G_PROTOCOL  official, paper or project (default official: the official code's
+#                 sampling, KL and speed weights; gesture_vae/config.py:PROTOCOLS)
+#   A2G_VARIANTS  the rows to train (default: baseline split mapping bicycle full)
 #   A2G_STEPS     training steps per variant     (default: the preset's)
 #   A2G_SEED      seed of training, first seed of the sampling runs (default 0)
 #   A2G_EVAL_RUNS sampling runs for "avg (best)" (default 5; the paper used 20)
@@ -23,6 +26,8 @@ DATA_DIR=${1:-demo/a2g}
 RESULTS_DIR=${2:-results}
 RUNS_DIR=${A2G_RUNS:-$(dirname "$DATA_DIR")/a2g_runs}
 PRESET=${A2G_PRESET:-demo}
+PROTOCOL=${A2G_PROTOCOL:-official}
+VARIANTS=${A2G_VARIANTS:-baseline split mapping bicycle full}
 SEED=${A2G_SEED:-0}
 EVAL_RUNS=${A2G_EVAL_RUNS:-5}
 SAMPLES=${A2G_SAMPLES:-20}
@@ -30,11 +35,11 @@ MODES=${A2G_MODES:-$(dirname "$DATA_DIR")/raw/hidden_modes.json}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
 methods=()
-for variant in baseline split mapping bicycle full; do
+for variant in $VARIANTS; do
     run=$RUNS_DIR/$variant
     echo "== Audio2Gestures $variant -> $run"
     python gesture_vae/train.py "$DATA_DIR" "$run" --variant "$variant" --preset "$PRESET" \
-        --seed "$SEED" ${A2G_STEPS:+--steps "$A2G_STEPS"}
+        --protocol "$PROTOCOL" --seed "$SEED" ${A2G_STEPS:+--steps "$A2G_STEPS"}
     methods+=(--method "$variant")
     for seed in $(seq "$SEED" $((SEED + EVAL_RUNS - 1))); do
         python predict.py "$run" "$DATA_DIR/test/inputs" "$run/eval/seed$seed" --format npy \

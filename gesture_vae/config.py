@@ -1,8 +1,9 @@
 """Configuration of an Audio2Gestures run: one documented dataclass, the variants, the presets.
 
-The defaults are those of the paper (Li et al., ICCV 2021) and its official code: channel
-lists of the three TCNs, 16-dimensional shared and motion-specific codes, loss weights, Adam
-1e-4, batch 32, crops of 64 frames. Two named presets live in :data:`PRESETS`:
+The defaults are those of the paper (Li et al., ICCV 2021) and its official code
+(github.com/JingLi513/Audio2Gestures): channel lists of the three TCNs, 16-dimensional shared
+and motion-specific codes, loss weights, Adam 1e-4, batch 32, crops of 64 frames. Two named
+presets (sizes and budgets) live in :data:`PRESETS`:
 
 ``paper``
     The defaults.
@@ -13,6 +14,21 @@ lists of the three TCNs, 16-dimensional shared and motion-specific codes, loss w
 
 The five ablation variants of the paper's Table 2 are rows of :data:`VARIANTS`; each adds one
 component to the previous one.
+
+The *protocol* -- how random codes are drawn, whether inference samples the posteriors, how the
+KL is summed and ramped, the speed weights, which checkpoint is kept -- is a set of fields of
+:class:`A2GConfig` whose defaults follow the official code; :data:`PROTOCOLS` names three
+bundles of them:
+
+``official``
+    The defaults: the official code and its training script ``start.sh``.
+``paper``
+    ``official`` with the paper's speed weight (5 on every output) instead of the script's
+    1/1/5.
+``project``
+    This project's earlier choices (smooth noise, clip statistics re-drawn every crop,
+    posterior means at inference, KL summed over channels with a held cyclic ramp, speed
+    weight 5 everywhere, the best dev audio->motion L1 kept).
 
 Units: the motion losses take positions in metres (the dataset's positions divided by
 ``units_per_metre``: 100 for centimetre data such as the demo speaker and GENEA), so ``rho``
@@ -99,27 +115,59 @@ class A2GConfig:
         Steps between checkpoints (one Trainer epoch).
     learning_rate : float
         Adam learning rate.
-    rotation_weight, position_weight, speed_weight : float
-        Motion loss: geodesic rotation (rad), L1 position (m), L1 speed (m/frame), applied to
-        the reconstruction, the audio->motion output and the random-code output (whose position
+    rotation_weight, position_weight : float
+        Motion loss: geodesic rotation (rad) and L1 position (m), applied to the
+        reconstruction, the audio->motion output and the random-code output (whose position
         term is the relaxed one).
+    speed_weight : float
+        L1 speed (m/frame) of the reconstruction and the audio->motion output: 1 in the
+        official ``start.sh`` (``--lambda_speed 1``); the paper gives 5.
+    random_speed_weight : float
+        L1 speed of the random-code output: 5 in ``start.sh`` (``--lambda_xspeed 5``) and in
+        the paper.
     relaxed_weight : float
         Weight of the relaxed position loss of the random-code output.
     align_weight, bicycle_weight, diversity_weight, kl_weight : float
         Shared-code alignment, bicycle, diversity (initial value, decays linearly to 0) and KL
         (peak value of the cyclic ramp).
+    kl_sum : {"time", "channels"}
+        How one posterior's KL is reduced. ``"time"`` (official ``VAE.kl_divergence``): summed
+        over the frames of the crop, averaged over batch and channels, so it grows with
+        ``crop_frames``. ``"channels"`` (project): summed over the channels, averaged over
+        batch and frames.
     kl_cycles : int
-        Number of KL ramp cycles over the run; each ramps up linearly over ``kl_ramp`` of its
-        length and then holds.
+        Number of KL ramp cycles over the run. The official sawtooth has a period of 100k
+        steps, which a short run never reaches; here the ramp is scaled to the run's length.
     kl_ramp : float in (0, 1]
-        Fraction of a cycle spent ramping.
+        Fraction of a cycle spent ramping up linearly; the factor then holds at 1. 1 (the
+        official sawtooth: up over the whole period, then back to the floor); 0.5 (project).
+    kl_floor : float in [0, 1)
+        Smallest ramp factor: 1e-4 in the official scheduler (``max(..., 0.0001)``), 0 in the
+        project's.
     rho : float
         Threshold of the relaxed position loss, in metres (0.02 in the official code).
     units_per_metre : float
         Dataset position units per metre (100 for centimetres).
     noise_seconds : float >= 0
-        Random codes are drawn at knots this many seconds apart and interpolated (unit variance
-        kept), so they are as smooth as real motion-specific codes; 0 draws i.i.d. per frame.
+        Noise of the random codes, in training and sampling. 0 (official): white Gaussian
+        noise, i.i.d. per frame. > 0 (project: 1): drawn at knots this many seconds apart and
+        interpolated (unit variance kept), as smooth as real motion-specific codes.
+    stats_draw : {"sequence", "every_crop"}
+        Sampling: whose code statistics (per-channel mean and std over a training clip) scale
+        the noise. ``"sequence"`` (official ``Model.inference``): one random training clip's
+        for the whole generated sequence. ``"every_crop"`` (project): a new random clip every
+        ``crop_frames`` frames, interpolated linearly in between.
+    inference : {"reparameterised", "mean"}
+        Sampling: ``"reparameterised"`` (official; the paper's section 5.5 counts this
+        randomness) draws the audio encoder's shared code and the mapping net's code from their
+        posteriors ``mu + exp(logvar / 2) eps`` (eps i.i.d. per sample, frame and channel);
+        ``"mean"`` (project) takes the posterior means, which makes the baseline deterministic.
+    checkpoint : {"last", "dev_audio_l1"}
+        The weights kept in ``best.weights.h5``. ``"last"`` (official: ``test.py`` loads the
+        final epoch's checkpoint, there is no validation): the last epoch's.
+        ``"dev_audio_l1"`` (project): the epoch of lowest dev L1 position error of the
+        audio->motion output -- not the generation path of the split variants, which decode
+        random codes.
     seed : int
         Seed of the weights, the crops and the noise.
     """
@@ -143,17 +191,23 @@ class A2GConfig:
     learning_rate: float = 1e-4
     rotation_weight: float = 1.0
     position_weight: float = 1.0
-    speed_weight: float = 5.0
+    speed_weight: float = 1.0
+    random_speed_weight: float = 5.0
     relaxed_weight: float = 1.0
     align_weight: float = 0.1
     bicycle_weight: float = 0.1
     diversity_weight: float = 0.1
     kl_weight: float = 1e-3
+    kl_sum: str = "time"
     kl_cycles: int = 4
-    kl_ramp: float = 0.5
+    kl_ramp: float = 1.0
+    kl_floor: float = 1e-4
     rho: float = 0.02
     units_per_metre: float = 100.0
-    noise_seconds: float = 1.0
+    noise_seconds: float = 0.0
+    stats_draw: str = "sequence"
+    inference: str = "reparameterised"
+    checkpoint: str = "last"
     seed: int = 0
 
     def __post_init__(self):
@@ -170,6 +224,12 @@ class A2GConfig:
             problems.append(f"kl_ramp={self.kl_ramp} (in (0, 1])")
         if self.noise_seconds < 0:
             problems.append(f"noise_seconds={self.noise_seconds} (>= 0)")
+        if not 0.0 <= self.kl_floor < 1.0:
+            problems.append(f"kl_floor={self.kl_floor} (in [0, 1))")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name}={getattr(self, name)!r} (use one of "
+                                f"{', '.join(allowed)})")
         for name in ("code_size", "crop_frames", "batch_size", "steps", "epoch_steps",
                      "kl_cycles", "head_hidden", "decoder_hidden", "mapping_blocks"):
             if getattr(self, name) < 1:
@@ -188,19 +248,60 @@ class A2GConfig:
             return tuple(self.scaled(c) for c in channels)
         return max(1, int(round(channels * self.width)))
 
+    @property
+    def protocol(self) -> dict:
+        """The protocol settings, and the name of the :data:`PROTOCOLS` bundle they match.
+
+        Returns
+        -------
+        dict
+            ``{"name": "official" | "paper" | "project" | "custom", field: value, ...}`` for
+            every field of :data:`PROTOCOL_FIELDS` (written in the run's ``config.json``).
+        """
+        values = {name: getattr(self, name) for name in PROTOCOL_FIELDS}
+        name = next((key for key, bundle in PROTOCOLS.items()
+                     if values == {**OFFICIAL, **bundle}), "custom")
+        return {"name": name, **values}
+
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> A2GConfig:
-        """Inverse of :meth:`to_dict` (lists become tuples; unknown keys are an error)."""
+        """Inverse of :meth:`to_dict` (lists become tuples; unknown keys are an error).
+
+        Protocol fields missing from ``data`` (a ``config.json`` written before they existed)
+        take the ``project`` protocol's values, the only one such runs could have used.
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
             raise PipelineError(f"unknown Audio2Gestures setting(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        legacy = {k: v for k, v in {**OFFICIAL, **PROTOCOLS["project"]}.items() if k not in data}
+        return cls(**legacy, **{k: tuple(v) if isinstance(v, list) else v
+                                for k, v in data.items()})
 
+
+CHOICES = {"kl_sum": ("time", "channels"), "stats_draw": ("sequence", "every_crop"),
+           "inference": ("reparameterised", "mean"), "checkpoint": ("last", "dev_audio_l1")}
+"""The allowed values of the protocol's named options (the official one first)."""
+
+PROTOCOL_FIELDS = ("noise_seconds", "stats_draw", "inference", "kl_sum", "kl_cycles",
+                   "kl_ramp", "kl_floor", "speed_weight", "random_speed_weight", "checkpoint")
+"""The fields that make up a run's protocol (recorded in ``config.json``)."""
+
+OFFICIAL = {name: getattr(A2GConfig, name) for name in PROTOCOL_FIELDS}
+"""The official protocol: the defaults of these fields."""
+
+PROTOCOLS: dict[str, dict] = {
+    "official": {},
+    "paper": {"speed_weight": 5.0},
+    "project": {"noise_seconds": 1.0, "stats_draw": "every_crop", "inference": "mean",
+                "kl_sum": "channels", "kl_ramp": 0.5, "kl_floor": 0.0, "speed_weight": 5.0,
+                "checkpoint": "dev_audio_l1"},
+}
+"""Named protocols: overrides of the official defaults (see the module docstring)."""
 
 PRESETS: dict[str, dict] = {
     "paper": {},
@@ -209,9 +310,22 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def make_config(preset: str = "paper", **overrides) -> A2GConfig:
-    """A configuration from a named preset, with keyword overrides (``None`` means unset)."""
+def make_config(preset: str = "paper", protocol: str = "official", **overrides) -> A2GConfig:
+    """A configuration from a named preset and protocol, with keyword overrides.
+
+    Parameters
+    ----------
+    preset : str
+        A key of :data:`PRESETS` (size and budget).
+    protocol : str
+        A key of :data:`PROTOCOLS`.
+    **overrides
+        Any :class:`A2GConfig` field; ``None`` means unset (the preset's or protocol's value).
+    """
     if preset not in PRESETS:
         raise PipelineError(f"unknown preset {preset!r} (use one of {', '.join(PRESETS)})")
-    settings = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    if protocol not in PROTOCOLS:
+        raise PipelineError(f"unknown protocol {protocol!r} (use one of {', '.join(PROTOCOLS)})")
+    settings = {**PROTOCOLS[protocol], **PRESETS[preset],
+                **{k: v for k, v in overrides.items() if v is not None}}
     return A2GConfig(**settings)

@@ -58,24 +58,34 @@ def diversity(random_positions: tf.Tensor, reference_positions: tf.Tensor) -> tf
     return -position_l1(random_positions, tf.stop_gradient(reference_positions))
 
 
-def kl_normal(mu: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
-    """KL divergence of ``N(mu, exp(logvar))`` from ``N(0, I)`` (nats per frame).
+def kl_normal(mu: tf.Tensor, logvar: tf.Tensor, sum_over: str = "time") -> tf.Tensor:
+    """KL divergence of ``N(mu, exp(logvar))`` from ``N(0, I)`` (nats).
 
-    Summed over the channels (last axis), averaged over the other axes.
+    Parameters
+    ----------
+    mu, logvar : tf.Tensor [shape=(..., frames, C)]
+        A diagonal Gaussian posterior per frame.
+    sum_over : {"time", "channels"}
+        ``"time"``: summed over the frames, averaged over the other axes (the official code's
+        ``VAE.kl_divergence``: nats per crop and channel). ``"channels"``: summed over the
+        channels, averaged over the other axes (nats per frame).
     """
     per_channel = 0.5 * (tf.exp(logvar) + tf.square(mu) - 1.0 - logvar)
-    return tf.reduce_mean(tf.reduce_sum(per_channel, axis=-1))
+    return tf.reduce_mean(tf.reduce_sum(per_channel, axis=-2 if sum_over == "time" else -1))
 
 
-def cyclic_ramp(step: tf.Tensor, total_steps: int, cycles: int, ramp: float) -> tf.Tensor:
-    """Cyclic KL annealing factor in [0, 1] (Fu et al., 2019).
+def cyclic_ramp(step: tf.Tensor, total_steps: int, cycles: int, ramp: float,
+                floor: float = 0.0) -> tf.Tensor:
+    """Cyclic KL annealing factor in [floor, 1] (Fu et al., 2019).
 
     The run is cut into ``cycles`` equal cycles; in each the factor rises linearly from 0 to 1
-    over the first ``ramp`` fraction and then holds at 1.
+    over the first ``ramp`` fraction and then holds at 1, and is never below ``floor``.
+    ``ramp = 1, floor = 1e-4`` is the official code's sawtooth (there with a period of 100k
+    steps: ``max((step // 10) % 10000 * 1e-4, 1e-4)``).
     """
     cycle = max(total_steps / cycles, 1.0)
     phase = tf.math.floormod(tf.cast(step, tf.float32), cycle) / cycle
-    return tf.minimum(phase / ramp, 1.0)
+    return tf.maximum(tf.minimum(phase / ramp, 1.0), floor)
 
 
 def linear_decay(step: tf.Tensor, total_steps: int) -> tf.Tensor:

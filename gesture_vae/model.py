@@ -323,8 +323,14 @@ class GestureVAE(keras.Model):
         return self.decode(shared, specific, training=training)
 
     def _random_noise(self, like):
-        """Smooth standard normal noise shaped like ``like`` ``(B, T, C)`` (static ``T``)."""
+        """Standard normal noise shaped like ``like`` ``(B, T, C)`` (static ``T``).
+
+        White (i.i.d. per frame) when the knot period is 1 frame (``noise_seconds = 0``, the
+        official code), else smooth (knots ``noise_seconds`` apart, interpolated).
+        """
         shape = keras.ops.shape(like)
+        if self.period == 1:
+            return keras.random.normal(shape, seed=self.seed_generator)
         knots = keras.random.normal((shape[0], knot_count(like.shape[1], self.period), shape[2]),
                                     seed=self.seed_generator)
         return interpolate_knots(knots, like.shape[1], self.period, keep_variance=True)
@@ -343,13 +349,15 @@ class GestureVAE(keras.Model):
         """Weight of every term at the current step (schedules included)."""
         c = self.config
         step = self.current_step()
-        weights = {"kl": c.kl_weight * losses.cyclic_ramp(step, c.steps, c.kl_cycles, c.kl_ramp),
+        weights = {"kl": c.kl_weight * losses.cyclic_ramp(step, c.steps, c.kl_cycles, c.kl_ramp,
+                                                           c.kl_floor),
                    "align": c.align_weight, "bicycle": c.bicycle_weight,
                    "diversity": c.diversity_weight * losses.linear_decay(step, c.steps)}
         for prefix in ("recon", "audio", "random"):
             weights.update({f"{prefix}_rotation": c.rotation_weight,
                             f"{prefix}_position": c.position_weight,
                             f"{prefix}_speed": c.speed_weight})
+        weights["random_speed"] = c.random_speed_weight
         weights["random_relaxed"] = c.relaxed_weight
         return weights
 
@@ -395,7 +403,8 @@ class GestureVAE(keras.Model):
                 terms["diversity"] = losses.diversity(poses["random"][1], poses["audio"][1])
         for name, pose in poses.items():
             terms.update(self._motion_terms(name, pose, truth, relaxed=name == "random"))
-        terms["kl"] = tf.add_n([losses.kl_normal(mu, logvar) for mu, logvar in posteriors])
+        terms["kl"] = tf.add_n([losses.kl_normal(mu, logvar, self.config.kl_sum)
+                                for mu, logvar in posteriors])
         weights = self._weights()
         total = tf.add_n([weights[name] * value for name, value in terms.items()])
         return {"loss": total, **terms, "kl_weight": weights["kl"],
@@ -407,7 +416,8 @@ class GestureVAE(keras.Model):
         As in the official code, each crop's noise has the per-channel mean and std (over
         time) of that crop's own motion-specific code: the random code keeps the crop's style
         and varies its details. Sampling draws the statistics of random training clips
-        (``stats/code_{mean,std}.npy``) instead.
+        (``stats/code_{mean,std}.npy``) instead (:meth:`gesture_vae.sample.Sampler.
+        specific_codes`).
         """
         reference = tf.stop_gradient(specific_mu)
         mean = tf.reduce_mean(reference, axis=1, keepdims=True)

@@ -3,8 +3,9 @@
 ``RUN_DIR`` layout (besides the :class:`training.loop.Trainer` files: ``checkpoints/``,
 ``best.weights.h5``, ``history.csv``, ``loss_curve.png``, ``logs/``)::
 
-    config.json        {"kind": "a2g", "format": 1, "config": A2GConfig, "dataset": {...}}
-                       (:mod:`data_processing.artifacts`)
+    config.json        {"kind": "a2g", "format": 1, "config": A2GConfig, "dataset": {...},
+                        "protocol": {"name": ..., its fields}} (:mod:`data_processing.artifacts`;
+                       the protocol is :attr:`gesture_vae.config.A2GConfig.protocol`)
     skeleton.json      the dataset's skeleton (BVH output, clip checks)
     stats/             audio_{mean,std}, motion_{mean,std} copied from the dataset;
                        code_{mean,std}: (n_clips, C) per-channel mean and std over time of the
@@ -76,12 +77,6 @@ def is_run(path) -> bool:
     return is_artifact(path, (KIND,))
 
 
-def _dataset_info(meta: DatasetMeta) -> dict:
-    return {"data_dir": str(Path(meta.root).resolve()), "fps": meta.fps,
-            "features": meta.features, "mel_preset": meta.mel_preset,
-            "feature_size": meta.feature_size}
-
-
 def _differences(saved: dict, config: A2GConfig, dataset: dict) -> list[str]:
     """Names of the settings in which a saved ``config.json`` differs from a new run."""
     if saved.get("kind") != KIND:
@@ -98,7 +93,8 @@ def create_run(run_dir, config: A2GConfig, meta: DatasetMeta) -> Run:
     than silently mixed with the new run.
     """
     root = Path(run_dir)
-    description = {"config": config.to_dict(), "dataset": _dataset_info(meta)}
+    description = {"config": config.to_dict(), "dataset": meta.feature_settings(),
+                   "protocol": config.protocol}
     if config_path(root).is_file():
         changed = _differences(read_config(root), config, description["dataset"])
         if changed:

@@ -5,12 +5,16 @@ Usage::
     python gesture_vae/sample.py RUN_DIR AUDIO.wav OUT_DIR [--samples N] [--seed K]
         [--insert CLIP.bvh@SECONDS ...] [--format npy bvh]
 
-The audio encoder gives the shared code of the whole file (its mean); each sample draws its own
-motion-specific code: the per-channel mean and std of random training clips' codes, with
-smooth noise (knots ``noise_seconds`` apart, interpolated), through the mapping net when the
-variant has one. The networks are fully convolutional, so a file of any length is generated in
-one pass, with no windows and no seams. The baseline has no motion-specific code: its samples
-are one motion.
+The run's protocol (``gesture_vae/config.py``) says how a sample is drawn. By default, as in
+the official code (``Model.inference``): the audio encoder gives the shared code of the whole
+file, drawn from its posterior (``inference = "reparameterised"``; ``"mean"`` takes the mean);
+each sample takes the per-channel code mean and std of ONE random training clip
+(``stats_draw = "sequence"``; ``"every_crop"`` re-draws a clip every ``crop_frames`` frames),
+adds white noise per frame scaled by that std (``noise_seconds = 0``; > 0 gives smooth noise)
+and maps it through the mapping net (drawn from its posterior too) when the variant has one.
+The networks are fully convolutional, so a file of any length is generated in one pass, with no
+windows and no seams. The baseline has no motion-specific code: its samples differ only by the
+shared code's posterior noise, and are one motion with ``inference = "mean"``.
 
 ``--insert CLIP.bvh@SECONDS`` (paper section 5.6) encodes a BVH clip (same skeleton as the
 training data, any frame rate) with the motion encoder and puts its motion-specific code in
@@ -36,6 +40,7 @@ from data_processing.files import PipelineError, run_cli, save_array
 from data_processing.kinematics import frame_count
 from data_processing.motion import Motion, from_vectors, save_motion
 from data_processing.representations import rot6d_vector, to_positions
+from gesture_vae.config import CHOICES
 from gesture_vae.model import GestureVAE, interpolate_knots, knot_count
 from gesture_vae.run import KIND, Run, load_model
 
@@ -95,13 +100,17 @@ class Sampler:
         Its description (normalisation, skeleton, frame rate, features).
     code_stats : tuple of np.ndarray [shape=(n_clips, C)], optional
         Per-clip mean and std of the motion-specific code; required with the split.
+    inference : {"reparameterised", "mean"}, optional
+        Draw the posteriors or take their means; default: the run's protocol
+        (``config.inference``).
     """
 
     kind = KIND
     representation = "rot6d"
     options = ("insert", "blend")
 
-    def __init__(self, model: GestureVAE, run: Run, code_stats=None):
+    def __init__(self, model: GestureVAE, run: Run, code_stats=None, *,
+                 inference: str | None = None):
         self.model, self.run = model, run
         self.path, self.skeleton = run.root, run.skeleton
         self.split = run.config.components.split
@@ -109,12 +118,17 @@ class Sampler:
             raise PipelineError(f"{run.root}: the {run.config.variant} variant needs the code "
                                 "statistics (stats/code_{mean,std}.npy)")
         self.code_mean, self.code_std = code_stats if self.split else (None, None)
+        self.inference = inference or run.config.inference
+        if self.inference not in CHOICES["inference"]:
+            raise PipelineError(f"inference={self.inference!r} (use one of "
+                                f"{', '.join(CHOICES['inference'])})")
 
     @classmethod
-    def load(cls, run_dir) -> Sampler:
+    def load(cls, run_dir, *, inference: str | None = None) -> Sampler:
         """The sampler of a run directory written by ``gesture_vae/train.py``."""
         model, run = load_model(run_dir)
-        return cls(model, run, run.code_stats() if run.config.components.split else None)
+        return cls(model, run, run.code_stats() if run.config.components.split else None,
+                   inference=inference)
 
     @property
     def fps(self) -> float:
@@ -124,29 +138,58 @@ class Sampler:
     def features(self, wav) -> np.ndarray:
         """Raw speech features ``(T, F)`` of an audio file, as the training data had them."""
         info = self.run.dataset
-        return file_features(wav, info["features"], fps=self.fps, mel_preset=info["mel_preset"])
+        return file_features(wav, info["features"], fps=self.fps, mel_preset=info["mel_preset"],
+                             mfcc_rate=info.get("mfcc_rate", "16k"))
+
+    def _posterior(self, mu: np.ndarray, logvar: np.ndarray, rng) -> np.ndarray:
+        """``mu + exp(logvar / 2) eps`` (``inference = "reparameterised"``) or ``mu``."""
+        if self.inference == "mean":
+            return mu
+        return (mu + np.exp(0.5 * logvar) * rng.standard_normal(mu.shape)).astype(np.float32)
 
     def specific_codes(self, n_frames: int, samples: int, seed: int) -> np.ndarray | None:
         """Random motion-specific codes ``(samples, n_frames, C)`` (``None`` for the baseline).
 
-        Every ``crop_frames`` frames (the clip length of the statistics) a sample takes the
-        code mean and std of a random training clip, interpolated linearly in between; smooth
-        standard normal noise (knots ``noise_seconds`` apart) scaled by that std is added to
-        that mean, and the mapping net (if any) maps the result to a code.
+        Each sample takes the code mean and std of one random training clip
+        (``stats_draw = "sequence"``) or of a new one every ``crop_frames`` frames,
+        interpolated linearly in between (``"every_crop"``); standard normal noise, white
+        (``noise_seconds = 0``) or smooth (knots ``noise_seconds`` apart), scaled by that std
+        is added to that mean, and the mapping net (if any) maps the result to a code, drawn
+        from its posterior or its mean (``inference``). The draws come from
+        ``numpy.random.default_rng([seed, 0])``.
         """
         if not self.split:
             return None
-        rng = np.random.default_rng(seed)
-        clip = self.run.config.crop_frames
-        picks = rng.integers(len(self.code_mean), size=(samples, knot_count(n_frames, clip)))
-        mean, std = (np.asarray(interpolate_knots(stat[picks], n_frames, clip))
-                     for stat in (self.code_mean, self.code_std))
-        knots = rng.standard_normal((samples, knot_count(n_frames, self.model.period),
-                                     self.run.config.code_size))
-        noise = np.asarray(interpolate_knots(knots, n_frames, self.model.period,
-                                             keep_variance=True))
-        code, _ = self.model.code_from_noise((mean + std * noise).astype(np.float32))
-        return np.asarray(code)
+        config, rng = self.run.config, np.random.default_rng([seed, 0])
+        if config.stats_draw == "sequence":
+            picks = rng.integers(len(self.code_mean), size=samples)
+            mean, std = self.code_mean[picks][:, None], self.code_std[picks][:, None]
+        else:
+            clip = config.crop_frames
+            picks = rng.integers(len(self.code_mean), size=(samples, knot_count(n_frames, clip)))
+            mean, std = (np.asarray(interpolate_knots(stat[picks], n_frames, clip))
+                         for stat in (self.code_mean, self.code_std))
+        period = self.model.period
+        knots = rng.standard_normal((samples, knot_count(n_frames, period), config.code_size))
+        noise = (knots[:, :n_frames] if period == 1 else
+                 np.asarray(interpolate_knots(knots, n_frames, period, keep_variance=True)))
+        code, posterior = self.model.code_from_noise((mean + std * noise).astype(np.float32))
+        if posterior is None:
+            return np.asarray(code)
+        return self._posterior(*(np.asarray(p) for p in posterior), rng)
+
+    def shared_codes(self, features: np.ndarray, samples: int, seed: int) -> np.ndarray:
+        """Shared codes ``(S, T, C)`` of raw speech features ``(T, F)``.
+
+        ``S = samples`` posterior draws (``numpy.random.default_rng([seed, 1])``) with
+        ``inference = "reparameterised"``; with ``"mean"`` the mean, once (``S = 1``).
+        """
+        mu, logvar = (np.asarray(h) for h in
+                      self.model.audio_encoder(self.run.norm.audio(features)[None]))
+        if self.inference == "mean":
+            return mu
+        rng = np.random.default_rng([seed, 1])
+        return self._posterior(np.repeat(mu, samples, 0), np.repeat(logvar, samples, 0), rng)
 
     def clip_code(self, clip) -> np.ndarray:
         """The motion-specific code ``(n, C)`` of a BVH clip, resampled to the run's fps."""
@@ -181,9 +224,15 @@ class Sampler:
         return clip[np.clip(t - start, 0, len(clip) - 1)], np.clip(1.0 - outside / ramp, 0, 1)
 
     def _decode(self, shared: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
-        """Normalised motion ``(N, T, D)`` from one shared code ``(1, T, C)`` and N codes."""
-        count = 1 if codes is None else len(codes)
-        return np.asarray(self.model.decode(np.repeat(shared, count, axis=0), codes))
+        """Normalised motion ``(N, T, D)`` from shared codes ``(S, T, C)`` and N (or no) codes.
+
+        ``S`` is 1 or ``N``; one shared code serves every code, one code every shared code.
+        """
+        count = max(len(shared), 1 if codes is None else len(codes))
+        if codes is not None and len(codes) < count:
+            codes = np.repeat(codes, count, axis=0)
+        return np.asarray(self.model.decode(np.repeat(shared, count // len(shared), axis=0),
+                                            codes))
 
     def generate(self, speech, *, samples: int = 1, seed: int = 0, insert=(),
                  blend: float = BLEND) -> list[Motion]:
@@ -203,11 +252,11 @@ class Sampler:
                insert: list[Insertion] | tuple = (), blend: float = BLEND) -> Generated:
         """Sample ``samples`` motions for raw speech features ``(T, F)``.
 
-        An inserted clip's code replaces the sampled codes on its span: there the motion is
-        decoded from the audio's shared code and the clip's code. Around the span, that motion
-        (decoded with the clip's code extended by its edge values) is cross-faded with the
-        sampled one over ``blend`` seconds; a switch of code alone would make the decoder
-        change pose within a few frames.
+        An inserted clip's code (its posterior mean) replaces the sampled codes on its span:
+        there the motion is decoded from the audio's shared code and the clip's code. Around
+        the span, that motion (decoded with the clip's code extended by its edge values) is
+        cross-faded with the sampled one over ``blend`` seconds; a switch of code alone would
+        make the decoder change pose within a few frames.
 
         Parameters
         ----------
@@ -216,7 +265,7 @@ class Sampler:
         samples : int >= 1
             Number of motions.
         seed : int
-            Seed of the motion-specific codes.
+            Seed of the motion-specific codes and of the posterior draws.
         insert : sequence of Insertion
             Clips to place on the timeline.
         blend : float >= 0
@@ -224,7 +273,7 @@ class Sampler:
         """
         if samples < 1:
             raise PipelineError(f"--samples must be >= 1, got {samples}")
-        shared = np.asarray(self.model.audio_encoder(self.run.norm.audio(features)[None])[0])
+        shared = self.shared_codes(features, samples, seed)
         motion = self._decode(shared, self.specific_codes(len(features), samples, seed))
         for item in insert:
             code, weight = self.insertion(item, len(features), blend)
@@ -234,6 +283,36 @@ class Sampler:
         vectors = np.repeat(vectors, samples // len(vectors), axis=0)
         positions = np.stack([to_positions(v, self.run.skeleton, "rot6d") for v in vectors])
         return Generated(vectors, positions, self.run.skeleton, self.fps)
+
+
+def derivative_statistics(codes: np.ndarray) -> dict[str, float]:
+    """How fast codes change from frame to frame, relative to how much they vary.
+
+    The paper's argument for the mapping net (Li et al., ICCV 2021, the ablation): random codes
+    differ from the real motion-specific codes in the mean and variance of their derivatives.
+    White noise per frame has ``var(dz) = 2 var(z)``; a code that changes smoothly over a
+    phrase has ``var(dz) << var(z)``.
+
+    Parameters
+    ----------
+    codes : np.ndarray [shape=(N, T, C)]
+        N code sequences of T >= 3 frames.
+
+    Returns
+    -------
+    dict
+        ``mean``: mean over sequences and channels of ``|mean_t dz|``; ``variance``: mean of
+        ``var_t dz``; ``ratio``: mean of ``var_t dz / var_t z`` (2 for white noise, 0 for a
+        constant change).
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 3 or codes.shape[1] < 3:
+        raise PipelineError(f"derivative statistics need codes (N, T >= 3, C), got {codes.shape}")
+    steps = np.diff(codes, axis=1)
+    spread = np.maximum(codes.var(axis=1), 1e-12)
+    return {"mean": float(np.abs(steps.mean(axis=1)).mean()),
+            "variance": float(steps.var(axis=1).mean()),
+            "ratio": float((steps.var(axis=1) / spread).mean())}
 
 
 def write_outputs(generated: Generated, out_dir, stem: str,

@@ -3,7 +3,7 @@
 Usage::
 
     python gesture_vae/train.py DATA_DIR RUN_DIR [--variant full] [--preset paper|demo]
-        [--steps N] [--batch-size B] [--seed K]
+        [--protocol official|paper|project] [--steps N] [--batch-size B] [--seed K]
 
 Random crops of ``crop_frames`` frames (those of step ``s`` drawn from ``(seed, s)``) feed a
 ``tf.function`` step of :class:`training.loop.Trainer` (written for ``tf.distribute``); a
@@ -12,8 +12,9 @@ checkpoint (with the state of the sampling noise and dropout) is written every
 an uninterrupted run, when the same command is run again (a finished run is left as it is).
 Every loss term goes to TensorBoard (``RUN_DIR/logs``) and ``history.csv``. After training,
 the per-channel mean and std of the motion-specific code over each training clip
-(non-overlapping crops) are saved in ``RUN_DIR/stats`` for sampling.
-``RUN_DIR`` layout: :mod:`gesture_vae.run`.
+(non-overlapping crops) are saved in ``RUN_DIR/stats`` for sampling. ``best.weights.h5``
+holds the weights the protocol keeps (``config.checkpoint``): the last epoch's (official), or
+those of the lowest dev audio->motion L1 (project). ``RUN_DIR`` layout: :mod:`gesture_vae.run`.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ import numpy as np
 import tensorflow as tf
 
 from data_processing.dataset import DatasetMeta
-from data_processing.files import run_cli
-from gesture_vae.config import PRESETS, VARIANTS, A2GConfig, make_config
+from data_processing.files import atomic_path, run_cli
+from gesture_vae.config import PRESETS, PROTOCOLS, VARIANTS, A2GConfig, make_config
 from gesture_vae.data import SequenceSet, check_rot6d, evaluation_dataset, training_dataset
 from gesture_vae.model import GestureVAE
-from gesture_vae.run import Run, build_model, create_run
+from gesture_vae.run import WEIGHTS, Run, build_model, create_run
 from training.loop import Trainer, TrainingResult, set_seed
 
 MONITOR = "audio_position"  # dev L1 position error of the audio->motion output (m)
@@ -51,6 +52,20 @@ def code_statistics(model: GestureVAE, data: SequenceSet,
     clips = data.tiled(frames)["motion"]
     codes = model.encode_motion(clips)["specific"][0].numpy()
     return codes.mean(axis=1), codes.std(axis=1)
+
+
+def keep_last_epoch(trainer: Trainer, model: GestureVAE, run: Run) -> None:
+    """``checkpoint = "last"``: put the latest checkpoint's weights in ``best.weights.h5``.
+
+    ``Trainer.fit`` keeps (and returns with) the epoch its monitor prefers; this restores the
+    final epoch's state into ``model`` and writes its weights over that choice (only when they
+    differ, so a finished run that is run again stays as it is).
+    """
+    chosen = model.get_weights()
+    trainer.restore()
+    if any(not np.array_equal(a, b) for a, b in zip(chosen, model.get_weights())):
+        with atomic_path(run.root / WEIGHTS) as tmp:
+            model.save_weights(tmp)
 
 
 def train(data_dir, run_dir, config: A2GConfig, *, jit_compile: bool = False,
@@ -91,6 +106,8 @@ def train(data_dir, run_dir, config: A2GConfig, *, jit_compile: bool = False,
     result = trainer.fit(epoch_batches, epochs=math.ceil(config.steps / steps_per_epoch),
                          steps_per_epoch=steps_per_epoch, dev_dataset=_dev(meta, run, config),
                          monitor=MONITOR)
+    if config.checkpoint == "last":
+        keep_last_epoch(trainer, model, run)
     if config.components.split:
         run.save_code_stats(*code_statistics(model, train_data, config.crop_frames))
     return result, run
@@ -115,6 +132,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="ablation variant, paper Table 2 (default full)")
     parser.add_argument("--preset", default="paper", choices=list(PRESETS),
                         help="paper: the paper's model; demo: narrow, short (default paper)")
+    parser.add_argument("--protocol", default="official", choices=list(PROTOCOLS),
+                        help="official: the official code's sampling, KL, speed weights 1/1/5, "
+                             "last checkpoint; paper: speed weight 5 everywhere; project: this "
+                             "project's earlier choices (default official)")
     parser.add_argument("--steps", type=int, help="training steps (default: the preset's)")
     parser.add_argument("--batch-size", type=int, help="crops per step (default: the preset's)")
     parser.add_argument("--crop-frames", type=int, help="frames per crop (default: the preset's)")
@@ -130,13 +151,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     """Run the step."""
     args = parse_args(argv)
-    config = make_config(args.preset, variant=args.variant, steps=args.steps,
+    config = make_config(args.preset, args.protocol, variant=args.variant, steps=args.steps,
                          batch_size=args.batch_size, crop_frames=args.crop_frames,
                          learning_rate=args.learning_rate, epoch_steps=args.epoch_steps,
                          seed=args.seed)
     result, run = train(args.data_dir, args.run_dir, config, jit_compile=args.jit)
-    print(f"{config.variant}: {len(result.history)} epochs, best epoch {result.best_epoch} "
-          f"-> {run.root / 'best.weights.h5'}")
+    kept = (f"last epoch {len(result.history)}" if config.checkpoint == "last"
+            else f"best epoch {result.best_epoch}")
+    print(f"{config.variant}: {len(result.history)} epochs, {kept} -> {run.root / WEIGHTS} "
+          f"(protocol {config.protocol['name']})")
     return 0
 
 

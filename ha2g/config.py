@@ -13,7 +13,7 @@ Presets (:data:`PRESETS`):
 ``official``
     The defaults, on the dataset's own skeleton and frame rate.
 ``ted``
-    The TED Gesture protocol: the 10-joint layout (:mod:`ha2g.body`) at 15 fps.
+    The TED Gesture protocol: the 10-joint layout (:mod:`data_processing.body`) at 15 fps.
 ``demo``
     A budget for the built-in demo speaker on 2 CPU cores (``docs/ha2g.md`` gives the measured
     time): the same architecture, narrow and shallow, 6 epochs at a higher learning rate, a
@@ -70,12 +70,14 @@ class HA2GConfig:
     ablation : str
         A key of :data:`ABLATIONS`.
     joints : {"all", "ted"}
-        The dataset's own skeleton or the 10-joint TED layout (:mod:`ha2g.body`).
+        The dataset's own skeleton or the 10-joint TED layout (:mod:`data_processing.body`).
     joint_map : tuple of str, optional
-        Dataset joints of the 10 TED joints (default: a known map of :data:`ha2g.body.TED_MAPS`).
+        Dataset joints of the 10 TED joints (default: a known map of
+        :data:`data_processing.body.TED_MAPS`).
     levels : tuple of tuple of str, optional
         Bones (child joint names) per pose level, coarse to fine; default derived from the
-        kinematic tree (:func:`ha2g.body.derive_levels`; the official ones on the TED layout).
+        kinematic tree (:func:`data_processing.body.derive_levels`; the official ones on the TED
+        layout).
     n_levels : int >= 1
         Levels of the derived cascade (the holistic ablation uses 1).
     fps : float, optional

@@ -2,7 +2,7 @@
 
 Any dataset of ``create_vector.py`` serves (``pos_vel`` or ``rot6d``): HA2G reads each
 sequence's speech features (z-scored with the dataset's training statistics) and its joint
-positions, which :mod:`ha2g.representation` turns into bone directions. A recording becomes
+positions, which :mod:`data_processing.dir_vec` turns into bone directions. A recording becomes
 clips of ``clip_frames`` frames every ``clip_stride`` frames (the official 34 and 10).
 
 Words (text mode): per frame, the word spoken at that frame (``""`` for none), from the
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data_processing.body import Body
 from data_processing.dataset import DatasetMeta
+from data_processing.dir_vec import DirVec, body_positions, directions
 from data_processing.files import PipelineError
-from ha2g.body import Body
 from ha2g.losses import ANGLE_CLIP
-from ha2g.representation import DirVec, body_positions, directions
 
 NO_WORD, UNKNOWN = "", "<unk>"
 

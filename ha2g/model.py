@@ -10,7 +10,7 @@ One training step (Liu et al., CVPR'22; ``train_eval/train_hierarchy.py``)::
                  below hold generator k-1's output; audio_k, words, z_k -> bones of level <= k
     the last generator's output is the motion; the discriminator scores it
 
-Motion vectors are ``dir_vec - mean_dir_vec`` (:mod:`ha2g.representation`), ``D = 3 B``.
+Motion vectors are ``dir_vec - mean_dir_vec`` (:mod:`data_processing.dir_vec`), ``D = 3 B``.
 :meth:`HA2G.generator_losses` and :meth:`HA2G.discriminator_losses` are the two sub-steps of
 :class:`training.loop.Trainer` (generator side, then the discriminator after the warm-up).
 """
@@ -21,8 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from data_processing.body import Body
 from ha2g import losses
-from ha2g.body import Body
 from ha2g.config import HA2GConfig
 from ha2g.layers import (
     build_audio_learner,

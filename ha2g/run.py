@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from data_processing.artifacts import config_path, read_config, write_config
+from data_processing.body import Body, make_body
 from data_processing.bvh import Skeleton
 from data_processing.dataset import DatasetMeta
+from data_processing.dir_vec import DirVec
 from data_processing.files import PipelineError, load_array, read_json, save_array, write_json
-from ha2g.body import Body, make_body
 from ha2g.config import HA2GConfig
 from ha2g.data import Recording, Vocabulary, angle_statistics, load_recordings
 from ha2g.model import HA2G
-from ha2g.representation import DirVec
 
 KIND = "ha2g"
 WEIGHTS = "best.weights.h5"
@@ -81,12 +81,6 @@ class Run:
                 "speakers": self.speakers}
 
 
-def _dataset_info(meta: DatasetMeta) -> dict:
-    return {"data_dir": str(Path(meta.root).resolve()), "fps": meta.fps,
-            "features": meta.features, "mel_preset": meta.mel_preset,
-            "feature_size": meta.feature_size}
-
-
 def dataset_body(config: HA2GConfig, meta: DatasetMeta) -> Body:
     """The body of ``config`` on the dataset's skeleton (checked against the run's frame rate)."""
     if config.fps is not None and not np.isclose(config.fps, meta.fps):
@@ -124,7 +118,7 @@ def new_run(run_dir, config: HA2GConfig, meta: DatasetMeta) -> tuple[Run, list[R
     stats = {"audio_mean": audio_mean, "audio_std": audio_std, "silence": meta.stat("silence"),
              "dir_mean": DirVec.fit([r.positions for r in train], body).mean,
              "angle_mean": angle_mean, "angle_variance": angle_variance}
-    run = Run(Path(run_dir), config, _dataset_info(meta), body,
+    run = Run(Path(run_dir), config, meta.feature_settings(), body,
               {k: np.asarray(v, np.float32) for k, v in stats.items()}, vocabulary, speakers)
     return run, train
 

@@ -81,7 +81,8 @@ class Sampler:
     def features(self, wav) -> np.ndarray:
         """Raw speech features ``(T, F)`` of an audio file, as the training data had them."""
         info = self.run.dataset
-        return file_features(wav, info["features"], fps=self.fps, mel_preset=info["mel_preset"])
+        return file_features(wav, info["features"], fps=self.fps, mel_preset=info["mel_preset"],
+                             mfcc_rate=info.get("mfcc_rate", "16k"))
 
     def words(self, speech, transcript, n_frames: int) -> np.ndarray | None:
         """Word ids ``(T,)`` for text mode (``None`` without a text branch)."""

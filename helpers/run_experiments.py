@@ -4,11 +4,20 @@ Usage::
 
     python helpers/run_experiments.py TABLE.toml [--only ID ...] [--jobs 2] [--dry-run]
 
-``TABLE`` (``example_scripts/experiments/demo.toml`` is ``make demo``; its comments describe
-every key) declares the demo speaker, the datasets, the IVA'19 representations, one row per
-method (IVA'19 mean pose, baseline, DAE or PCA codes; Audio2Gestures variants) with its
-training settings and seeds, and which methods go into the IVA'19 table, the Audio2Gestures
-table, the report and the video. ``extends = "OTHER.toml"`` starts from another table.
+``TABLE`` (``example_scripts/experiments/demo.toml`` is ``make demo``; the comments of
+``demo_sweep.toml`` describe every key) declares the demo speaker, the datasets (with their
+split ratios), the IVA'19 representations, one row per method (IVA'19 mean pose, baseline, DAE
+or PCA codes; Audio2Gestures variants; HA2G ablation rows) with its training settings and
+seeds, which methods go into the IVA'19 table, the Audio2Gestures table, the report and the
+video, the comparisons the tables list (paired differences with 95% intervals) and the
+science checks. ``extends = "OTHER.toml"`` starts from another table.
+
+Every trained row runs once per seed (``ID_seedK``); the report and the Audio2Gestures table
+get all of a method's seeds under one name and give the mean over seeds with a bootstrap
+interval over seeds and held-out segments (``evaluation/intervals.py``); the BVH export, the
+video and the viewer show each method's first seed. The last step, ``science-checks``, reads
+the written tables and fails the run with one line naming every check whose interval does not
+show what the table expects (``RESULTS/science_checks.md`` records every verdict).
 
 The table becomes a list of steps, each one command of the project's step CLIs run as a
 subprocess (``sys.executable STEP.py ...``), at most ``--jobs`` at once among the steps whose
@@ -44,36 +53,51 @@ REPO = Path(__file__).resolve().parents[1]
 TAIL_LINES = 20
 POLL_SECONDS = 0.2
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+REFERENCE_ROWS = ("ground truth", "mismatched truth", "mean pose (training split)")
+"""The reference rows of every scored table (``evaluation.scoring.REFERENCES``)."""
 
 # -- the table's schema: key -> type; keys in OPTIONAL may be left out -----------------------
 
 TOP = {"extends": str, "work": str, "results": str, "methods": list, "speaker": dict,
-       "datasets": dict, "representations": dict, "iva19": dict, "a2g": dict,
+       "datasets": dict, "representations": dict, "iva19": dict, "a2g": dict, "ha2g": dict,
        "iva19_table": dict, "a2g_table": dict, "fgd": dict, "report": dict, "export": dict,
-       "viewer": dict}
+       "viewer": dict, "checks": list}
 SPEAKER = {"dir": str, "files": int, "seconds": float, "seed": int}
 DATASET = {"dir": str, "features": str, "fps": float, "n_context": int, "motion": str,
-           "mel_preset": str, "split_seed": int}
+           "mel_preset": str, "split_seed": int, "ratios": list[float]}
 REPRESENTATION = {"kind": str, "dim": int, "dataset": str, "epochs": int,
                   "learning_rate": float, "seed": int}
 SETTINGS = {  # what a family section sets for its rows, and a row may override
     "iva19": {"epochs": int, "batch_size": int, "learning_rate": float, "seeds": list[int],
               "patience": int},
-    "a2g": {"preset": str, "steps": int, "seeds": list[int], "samples": int},
+    "a2g": {"preset": str, "protocol": str, "steps": int, "seeds": list[int], "samples": int},
+    "ha2g": {"preset": str, "epochs": int, "seeds": list[int], "samples": int},
     "mean_pose": {},
 }
-SECTION = {"iva19": "iva19", "a2g": "a2g", "mean_pose": "iva19"}  # where a family's runs go
+FAMILY_OPTIONAL = {"ha2g": {"epochs"}, "a2g": {"protocol"}}  # family settings that may be left out
+SECTION = {"iva19": "iva19", "a2g": "a2g", "ha2g": "ha2g",
+           "mean_pose": "iva19"}  # where a family's runs go
+STOCHASTIC = ("a2g", "ha2g")  # families whose runs sample motions (predict.py --samples)
 ROW = {"id": str, "family": str, "dataset": str, "title": str}
-ROW_EXTRA = {"iva19": {"representation": str}, "a2g": {"variant": str}, "mean_pose": {}}
+ROW_EXTRA = {"iva19": {"representation": str}, "a2g": {"variant": str},
+             "ha2g": {"ablation": str}, "mean_pose": {}}
 IVA19_TABLE = {"truth": str, "title": str, "methods": list[str]}
-A2G_TABLE = {"methods": list[str], "eval_runs": int, "samples": int, "seed": int}
+A2G_TABLE = {"methods": list[str], "eval_runs": int, "samples": int, "seed": int,
+             "comparisons": list[list[str]]}
 FGD = {"dir": str, "dataset": str, "seed": int}
-REPORT = {"truth": str, "methods": list[str]}
+REPORT = {"truth": str, "methods": list[str], "comparisons": list[list[str]],
+          "segment": float}
+CHECK = {"name": str, "table": str, "a": str, "b": str, "metric": str, "expect": str}
+EXPECTATIONS = ("< 0", "> 0", "= 0", "record")
+"""What a science check asserts of an interval (of ``a``, or of ``a - b``); ``record`` prints
+and records the verdict without asserting it."""
+CHECK_TABLES = ("report", "a2g_table")
 EXPORT = {"held_out": str, "video": list[dict]}
 PANEL = {"method": str, "title": str}
 VIEWER = {"dir": str, "title": str}
-OPTIONAL = {"extends", "representations", "iva19", "a2g", "iva19_table", "a2g_table", "fgd",
-            "report", "export", "viewer", "patience", "steps", "representation"}
+OPTIONAL = {"extends", "representations", "iva19", "a2g", "ha2g", "iva19_table", "a2g_table",
+            "fgd", "report", "export", "viewer", "patience", "steps", "representation",
+            "ratios", "comparisons", "segment", "checks", "b", "table"}
 SECTIONS = {"iva19_table": IVA19_TABLE, "a2g_table": A2G_TABLE, "fgd": FGD, "report": REPORT,
             "export": EXPORT, "viewer": VIEWER}
 
@@ -104,6 +128,7 @@ class Method:
     settings: dict
     representation: str | None = None
     variant: str | None = None
+    ablation: str | None = None
 
     @property
     def runs(self) -> list[Run]:
@@ -237,8 +262,9 @@ def load_table(path) -> Table:
 def _table(path: Path, raw: dict) -> Table:
     datasets = {name: _dataset(ds, f"datasets.{name}")
                 for name, ds in named(raw["datasets"], "datasets").items()}
-    families = {family: checked(raw[family], {"runs": str, **SETTINGS[family]}, family)
-                for family in ("iva19", "a2g") if family in raw}
+    families = {family: checked(raw[family], {"runs": str, **SETTINGS[family]}, family,
+                                OPTIONAL | FAMILY_OPTIONAL.get(family, set()))
+                for family in ("iva19", "a2g", "ha2g") if family in raw}
     representations = {
         name: _representation(rep, datasets, f"representations.{name}")
         for name, rep in named(raw.get("representations", {}), "representations").items()}
@@ -251,6 +277,8 @@ def _table(path: Path, raw: dict) -> Table:
     sections = {key: checked(raw[key], schema, key)
                 for key, schema in SECTIONS.items() if key in raw}
     _check_sections(sections, datasets, methods)
+    if "checks" in raw:
+        sections["checks"] = _checks(raw["checks"], sections, methods)
     return Table(path=path, work=Path(raw["work"]), results=Path(raw["results"]),
                  speaker=checked(raw["speaker"], SPEAKER, "speaker"), datasets=datasets,
                  representations=representations, families=families, methods=methods,
@@ -264,6 +292,8 @@ def _dataset(raw, where: str) -> dict:
     choice(ds["features"], sorted(audio.FEATURE_SETS), f"{where}.features")
     choice(ds["mel_preset"], sorted(audio.MEL_PRESETS), f"{where}.mel_preset")
     choice(ds["motion"], REPRESENTATIONS, f"{where}.motion")
+    if "ratios" in ds and (len(ds["ratios"]) != 3 or min(ds["ratios"]) < 0):
+        raise PipelineError(f"{where}.ratios: expected three numbers >= 0 (train, dev, test)")
     return ds
 
 
@@ -276,6 +306,8 @@ def _representation(raw, datasets: dict, where: str) -> dict:
 
 def _method(row, datasets, representations, families, where: str) -> Method:
     from gesture_vae.config import PRESETS, VARIANTS
+    from ha2g.config import ABLATIONS
+    from ha2g.config import PRESETS as HA2G_PRESETS
 
     if not isinstance(row, dict):
         raise PipelineError(f"{where}: expected a table")
@@ -294,11 +326,14 @@ def _method(row, datasets, representations, families, where: str) -> Method:
     if family == "a2g":
         choice(row["variant"], list(VARIANTS), f"{where}.variant")
         choice(settings["preset"], list(PRESETS), f"{where}.preset")
+    if family == "ha2g":
+        choice(row["ablation"], list(ABLATIONS), f"{where}.ablation")
+        choice(settings["preset"], list(HA2G_PRESETS), f"{where}.preset")
     if "representation" in row:
         choice(row["representation"], representations, f"{where}.representation")
     return Method(id=row["id"], family=family, dataset=row["dataset"], title=row["title"],
                   settings=settings, representation=row.get("representation"),
-                  variant=row.get("variant"))
+                  variant=row.get("variant"), ablation=row.get("ablation"))
 
 
 def _check_sections(sections: dict, datasets: dict, methods: dict[str, Method]) -> None:
@@ -316,6 +351,13 @@ def _check_sections(sections: dict, datasets: dict, methods: dict[str, Method]) 
         named({sections["fgd"]["dir"]: None}, "fgd.dir")
     if "a2g_table" in sections:
         _check_a2g_table([methods[m] for m in sections["a2g_table"]["methods"]])
+    for key in ("report", "a2g_table"):
+        for i, pair in enumerate(sections.get(key, {}).get("comparisons", ())):
+            if len(pair) != 2:
+                raise PipelineError(f"{key}.comparisons[{i}]: expected [A, B]")
+            for name in pair:
+                choice(name, [*sections[key]["methods"], *REFERENCE_ROWS],
+                       f"{key}.comparisons[{i}]")
     if "export" in sections:
         if "report" not in sections:
             raise PipelineError("export: needs a [report] section (its truth is exported)")
@@ -326,6 +368,22 @@ def _check_sections(sections: dict, datasets: dict, methods: dict[str, Method]) 
         if "report" not in sections:
             raise PipelineError("viewer: needs a [report] section (its methods and truth)")
         named({sections["viewer"]["dir"]: None}, "viewer.dir")
+
+
+def _checks(raw: list, sections: dict, methods: dict[str, Method]) -> list[dict]:
+    """The science checks, each naming rows of the table it reads (:data:`CHECK`)."""
+    out = []
+    for i, check in enumerate(raw):
+        where = f"checks[{i}]"
+        check = {"table": "report", **checked(check, CHECK, where)}
+        choice(check["table"], [t for t in CHECK_TABLES if t in sections], f"{where}.table")
+        choice(check["expect"], EXPECTATIONS, f"{where}.expect")
+        rows = [*sections[check["table"]]["methods"], *REFERENCE_ROWS]
+        for key in ("a", "b"):
+            if key in check:
+                choice(check[key], rows, f"{where}.{key}")
+        out.append(check)
+    return out
 
 
 def _check_a2g_table(rows: list[Method]) -> None:
@@ -407,8 +465,10 @@ def speaker_command(t: Table) -> list[str]:
 
 def prepare_command(t: Table, name: str) -> list[str]:
     """Step 1: pair and split the recordings."""
+    ds = t.datasets[name]
+    ratios = ["--ratios", *ds["ratios"]] if "ratios" in ds else []
     return python("data_processing/prepare_data.py", t.work / t.speaker["dir"],
-                  t.dataset_dir(name), "--seed", t.datasets[name]["split_seed"])
+                  t.dataset_dir(name), "--seed", ds["split_seed"], *ratios)
 
 
 def vectors_command(t: Table, name: str) -> list[str]:
@@ -455,8 +515,8 @@ def raw_predictions(t: Table, run: Run) -> Path:
 
 def predictions(t: Table, run: Run) -> Path:
     """What the report and the BVH export read: positions (IVA'19) or samples (A2G)."""
-    if run.method.family == "a2g":
-        return t.runs_dir("a2g") / run.name / "test_samples"
+    if run.method.family in STOCHASTIC:
+        return t.runs_dir(run.method.family) / run.name / "test_samples"
     return t.runs_dir("iva19") / "predicted" / run.name
 
 
@@ -541,31 +601,49 @@ def a2g_train_command(t: Table, run: Run) -> list[str]:
     """Train an Audio2Gestures variant."""
     s = run.method.settings
     steps = ["--steps", s["steps"]] if "steps" in s else []
+    protocol = ["--protocol", s["protocol"]] if "protocol" in s else []
     return python("gesture_vae/train.py", t.dataset_dir(run.method.dataset),
                   a2g_run_dir(t, run), "--variant", run.method.variant, "--preset",
-                  s["preset"], "--seed", run.seed, *steps)
+                  s["preset"], "--seed", run.seed, *protocol, *steps)
+
+
+def ha2g_run_dir(t: Table, run: Run) -> Path:
+    """A HA2G run directory."""
+    return t.runs_dir("ha2g") / run.name
+
+
+def ha2g_train_command(t: Table, run: Run) -> list[str]:
+    """Train a HA2G ablation row (``ha2g/train.py``)."""
+    s = run.method.settings
+    epochs = ["--epochs", s["epochs"]] if "epochs" in s else []
+    return python("ha2g/train.py", t.dataset_dir(run.method.dataset), ha2g_run_dir(t, run),
+                  "--preset", s["preset"], "--ablation", run.method.ablation, "--seed",
+                  run.seed, *epochs)
+
+
+def run_dir(t: Table, run: Run) -> Path:
+    """The trained run of a sampling family (A2G, HA2G)."""
+    return (ha2g_run_dir if run.method.family == "ha2g" else a2g_run_dir)(t, run)
 
 
 def a2g_samples_command(t: Table, run: Run) -> list[str]:
-    """Several samples of every held-out file, for the report."""
-    return python("predict.py", a2g_run_dir(t, run),
+    """Several samples of every held-out file, for the report (A2G and HA2G runs)."""
+    return python("predict.py", run_dir(t, run),
                   t.dataset_dir(run.method.dataset) / "test" / "inputs", predictions(t, run),
                   "--format", "npy", "--samples", run.method.settings["samples"],
                   "--seed", run.seed)
 
 
-DETERMINISTIC_VARIANTS = {"baseline"}
-"""Audio2Gestures variants without a motion-specific code: every seed gives the same motion."""
-
-
 def sampling_seeds(t: Table, method: Method) -> range:
     """Seeds of a row's sampling runs in the Audio2Gestures table: ``seed``, ``seed + 1``, ...
 
-    A deterministic variant gets one run: the others would repeat it.
+    ``eval_runs = 0``: no sampling runs of their own; every training seed's report samples
+    are its one run (:func:`a2g_sampling_dirs`).
     """
     sec = t.sections["a2g_table"]
-    runs = 1 if method.variant in DETERMINISTIC_VARIANTS else sec["eval_runs"]
-    return range(sec["seed"], sec["seed"] + runs)
+    if sec["eval_runs"] == 0:
+        return range(0)
+    return range(sec["seed"], sec["seed"] + sec["eval_runs"])
 
 
 def sampling_dir(t: Table, run: Run, seed: int) -> Path:
@@ -581,14 +659,47 @@ def a2g_sampling_command(t: Table, run: Run, seed: int) -> list[str]:
                   t.sections["a2g_table"]["samples"], "--seed", seed)
 
 
+def a2g_sampling_dirs(t: Table, run: Run) -> list[Path]:
+    """The sampling runs of one training run in the Audio2Gestures table."""
+    seeds = sampling_seeds(t, run.method)
+    return [sampling_dir(t, run, k) for k in seeds] if len(seeds) else [predictions(t, run)]
+
+
 def a2g_table_command(t: Table, methods: list[Method]) -> list[str]:
-    """The Audio2Gestures ablation table, rows named by variant, with the hidden modes."""
-    args = [arg for m in methods for arg in
-            ("--method", m.variant,
-             *[sampling_dir(t, r, k) for r in m.runs for k in sampling_seeds(t, m)])]
+    """The Audio2Gestures ablation table, rows named by variant, with the hidden modes.
+
+    One ``--method VARIANT DIRS...`` per training seed (a2g_metrics.py: the same name again is
+    another seed), then the table's comparisons and the checks' pairs.
+    """
+    args = [arg for m in methods for r in m.runs
+            for arg in ("--method", m.variant, *a2g_sampling_dirs(t, r))]
     return python("evaluation/a2g_metrics.py", t.dataset_dir(methods[0].dataset), *args,
                   "--out", t.results / "a2g_table", "--modes",
-                  t.work / t.speaker["dir"] / "hidden_modes.json")
+                  t.work / t.speaker["dir"] / "hidden_modes.json",
+                  *compare_args(t, "a2g_table"))
+
+
+def row_name(t: Table, table: str, name: str) -> str:
+    """How a table names a row: the report by title, the A2G table by variant."""
+    if name in REFERENCE_ROWS:
+        return name
+    return t.methods[name].title if table == "report" else t.methods[name].variant
+
+
+def compared_pairs(t: Table, table: str) -> list[tuple[str, str]]:
+    """The pairs a table compares (method ids or reference rows): its own, then the checks'."""
+    pairs = [tuple(p) for p in t.sections[table].get("comparisons", ())]
+    for check in t.sections.get("checks", ()):
+        pair = (check["a"], check.get("b"))
+        if check["table"] == table and pair[1] is not None and pair not in pairs:
+            pairs.append(pair)
+    return pairs
+
+
+def compare_args(t: Table, table: str) -> list[str]:
+    """``--compare A B`` for every pair of :func:`compared_pairs`, named as the table names."""
+    return [arg for a, b in compared_pairs(t, table)
+            for arg in ("--compare", row_name(t, table, a), row_name(t, table, b))]
 
 
 def fgd_command(t: Table) -> list[str]:
@@ -599,13 +710,15 @@ def fgd_command(t: Table) -> list[str]:
 
 
 def report_command(t: Table, runs: list[Run]) -> list[str]:
-    """Every method against the ground truth, every metric."""
+    """Every method against the ground truth, every metric; a method's seeds share its title."""
+    sec = t.sections["report"]
     fgd = ["--fgd", t.work / t.sections["fgd"]["dir"]] if "fgd" in t.sections else []
+    segment = ["--segment", sec["segment"]] if "segment" in sec else []
     methods = [arg for r in runs for arg in
-               ("--method", r.title, predictions(t, r), t.dataset_dir(r.method.dataset))]
-    return python("evaluation/report.py", "--truth",
-                  f"{t.dataset_dir(t.sections['report']['truth'])}:test", *fgd, "--out",
-                  t.results / "report", *methods)
+               ("--method", r.method.title, predictions(t, r), t.dataset_dir(r.method.dataset))]
+    return python("evaluation/report.py", "--truth", f"{t.dataset_dir(sec['truth'])}:test",
+                  *fgd, "--out", t.results / "report", *segment, *methods,
+                  *compare_args(t, "report"))
 
 
 def held_out(t: Table, kind: str) -> Path:
@@ -620,21 +733,20 @@ def bvh_path(t: Table, name: str) -> Path:
 
 
 def bvh_command(t: Table, run: Run) -> list[str]:
-    """A run's motion for the held-out file as BVH."""
-    if run.method.family == "a2g":
-        return python("predict.py", a2g_run_dir(t, run), held_out(t, "inputs"),
-                      bvh_path(t, run.name), "--seed", run.seed)
+    """A method's motion for the held-out file as BVH (its first seed's run)."""
+    out = bvh_path(t, run.method.id)
+    if run.method.family in STOCHASTIC:
+        return python("predict.py", run_dir(t, run), held_out(t, "inputs"), out,
+                      "--seed", run.seed)
     motion = predictions(t, run) / f"{t.sections['export']['held_out']}.txt"
-    return python("helpers/to_bvh.py", motion, bvh_path(t, run.name), "--data",
-                  t.dataset_dir(run.method.dataset))
+    return python("helpers/to_bvh.py", motion, out, "--data", t.dataset_dir(run.method.dataset))
 
 
 def video_command(t: Table) -> list[str]:
     """The ground truth beside the video's methods, with the speech."""
     panels = t.sections["export"]["video"]
-    runs = [t.methods[p["method"]].runs[0] for p in panels]
     return python("helpers/render_video.py", bvh_path(t, "ground_truth"),
-                  *[bvh_path(t, r.name) for r in runs], "--titles", "ground truth",
+                  *[bvh_path(t, p["method"]) for p in panels], "--titles", "ground truth",
                   *[p["title"] for p in panels], "--audio", held_out(t, "inputs"), "--out",
                   video_path(t))
 
@@ -669,6 +781,12 @@ def build_plan(t: Table) -> list[Step]:
         _plan_export(plan, data, made)
     if "viewer" in t.sections:
         _plan_viewer(plan, data, made)
+    if "checks" in t.sections:
+        deps = [f"{table}" if table == "report" else "a2g-table"
+                for table in dict.fromkeys(c["table"] for c in t.sections["checks"])]
+        out = t.results / "science_checks.md"
+        plan.add("science-checks", ["check", str(out)], [out], deps,
+                 action=lambda: run_science_checks(t))
     return _without_unused_inputs(plan.steps)
 
 
@@ -728,7 +846,16 @@ def _plan_a2g(plan: Plan, run: Run, data: dict, reps: dict) -> str:
                     [train], m.id)
 
 
-FAMILIES = {"mean_pose": _plan_mean_pose, "iva19": _plan_iva19, "a2g": _plan_a2g}
+def _plan_ha2g(plan: Plan, run: Run, data: dict, reps: dict) -> str:
+    t, m = plan.table, run.method
+    train = plan.add(f"train-{run.name}", ha2g_train_command(t, run),
+                     [ha2g_run_dir(t, run)], [data[m.dataset]], m.id)
+    return plan.add(f"samples-{run.name}", a2g_samples_command(t, run), [predictions(t, run)],
+                    [train], m.id)
+
+
+FAMILIES = {"mean_pose": _plan_mean_pose, "iva19": _plan_iva19, "a2g": _plan_a2g,
+            "ha2g": _plan_ha2g}
 
 
 def _runs(t: Table, section: str) -> list[Run]:
@@ -765,6 +892,8 @@ def _plan_a2g_table(plan: Plan, made: dict, speaker: str) -> None:
                                  a2g_sampling_command(t, run, seed),
                                  [sampling_dir(t, run, seed)], [f"train-{run.name}"]))
     methods = [t.methods[m] for m in t.sections["a2g_table"]["methods"]]
+    if t.sections["a2g_table"]["eval_runs"] == 0:  # the report's samples are the runs
+        deps += [made[r.name] for m in methods for r in m.runs]
     plan.add("a2g-table", a2g_table_command(t, methods),
              [t.results / "a2g_table.md", t.results / "a2g_table.csv"], deps)
 
@@ -783,20 +912,21 @@ def _plan_export(plan: Plan, data: dict, made: dict) -> None:
         "bvh-ground_truth", ["cp", str(truth), str(gt)], [gt],
         [data[t.sections["report"]["truth"]]], action=lambda: copy_file(truth, gt))}
     for method in t.methods.values():
-        for run in method.runs:
-            source = f"train-{run.name}" if method.family == "a2g" else made[run.name]
-            steps[run.name] = plan.add(f"bvh-{run.name}", bvh_command(t, run),
-                                       [bvh_path(t, run.name)], [source], method.id)
-    panels = [t.methods[p["method"]].runs[0].name for p in t.sections["export"]["video"]]
+        run = method.runs[0]  # one BVH per method: its first seed
+        source = f"train-{run.name}" if method.family in STOCHASTIC else made[run.name]
+        steps[method.id] = plan.add(f"bvh-{method.id}", bvh_command(t, run),
+                                    [bvh_path(t, method.id)], [source], method.id)
+    panels = [p["method"] for p in t.sections["export"]["video"]]
     plan.add("video", video_command(t), [video_path(t)],
              [steps["ground_truth"], *(steps[name] for name in panels)])
 
 
 def _plan_viewer(plan: Plan, data: dict, made: dict) -> None:
-    t, runs = plan.table, _runs(plan.table, "report")
+    t = plan.table
+    runs = [t.methods[m].runs[0] for m in t.sections["report"]["methods"]]  # first seeds
     out = viewer_path(t)
     deps = [data[t.sections["report"]["truth"]], *(made[r.name] for r in runs), "report"]
-    plan.add("viewer", ["write", str(out), *(r.title for r in runs)], [out], deps,
+    plan.add("viewer", ["write", str(out), *(r.method.title for r in runs)], [out], deps,
              action=lambda: write_viewer(t, runs, out.parent))
 
 
@@ -824,12 +954,138 @@ def write_viewer(t: Table, runs: list[Run], out_dir: Path) -> None:
         meta = DatasetMeta.load(data)
         files = match_ids(truth, motion_files(predictions(t, run)), predictions(t, run))
         for file_id, path in zip(truth, files):
-            motions[file_id][run.title] = load_samples(path, dataset=meta)
+            motions[file_id][run.method.title] = load_samples(path, dataset=meta)
     report = t.results / "report.md"
     build_viewer(out_dir, motions=motions,
                  audio={i: test / "inputs" / f"{i}.wav" for i in truth},
                  title=t.sections["viewer"]["title"],
                  table_html=markdown_html(report.read_text(encoding="utf-8"), base=report.parent))
+
+
+CHECK_TOLERANCE = 1e-9  # an interval within this of 0 on both sides is "= 0"
+
+
+def interval_verdict(low: float, high: float) -> str:
+    """``> 0``, ``< 0``, ``= 0`` (a point at 0), ``includes 0`` or ``-`` (missing)."""
+    if not (low == low and high == high):  # NaN
+        return "-"
+    if low > CHECK_TOLERANCE:
+        return "> 0"
+    if high < -CHECK_TOLERANCE:
+        return "< 0"
+    if low >= -CHECK_TOLERANCE and high <= CHECK_TOLERANCE:
+        return "= 0"
+    return "includes 0"
+
+
+def science_checks(checks: list[dict], intervals: dict, differences: dict) -> list[dict]:
+    """Each check's interval, verdict and whether it holds.
+
+    Parameters
+    ----------
+    checks : list of dict
+        ``name``, ``table``, ``a``, optional ``b``, ``metric``, ``expect`` (one of
+        :data:`EXPECTATIONS`), ``a`` and ``b`` as the table names its rows.
+    intervals : dict
+        ``table -> row -> metric -> (mean, lo, hi)``.
+    differences : dict
+        ``table -> (a, b) -> metric -> (mean, lo, hi)`` of ``a - b`` (paired).
+
+    Returns
+    -------
+    list of dict
+        Per check: its keys plus ``subject``, ``mean``, ``lo``, ``hi``, ``verdict`` and
+        ``passed`` (``record`` checks always pass).
+    """
+    out = []
+    for check in checks:
+        table, metric = check["table"], check["metric"]
+        if check.get("b") is None:
+            subject, source = check["a"], intervals.get(table, {}).get(check["a"], {})
+        else:
+            subject = f"{check['a']} − {check['b']}"
+            source = differences.get(table, {}).get((check["a"], check["b"]), {})
+        if metric not in source:
+            raise PipelineError(f"science check {check['name']!r}: no {metric} of {subject} "
+                                f"in the {table} results")
+        mean, low, high = source[metric]
+        verdict = interval_verdict(low, high)
+        out.append({**check, "subject": subject, "mean": mean, "lo": low, "hi": high,
+                    "verdict": verdict,
+                    "passed": check["expect"] == "record" or verdict == check["expect"]})
+    return out
+
+
+def _read_rows(path: Path, index: str) -> list[dict]:
+    if not path.is_file():
+        raise PipelineError(f"{path}: no such file (the science checks read it)")
+    with open(path, newline="") as f:
+        return [row for row in csv.DictReader(f) if row.get(index, "") != ""]
+
+
+def _number(text: str) -> float:
+    return float(text) if text not in ("", None) else float("nan")
+
+
+def table_results(t: Table, table: str) -> tuple[dict, dict]:
+    """``(intervals, differences)`` of a written table (:func:`science_checks`' inputs)."""
+    base = t.results / table
+    index, mean = ("method", "") if table == "report" else ("variant", "_avg")
+    intervals = {}
+    for row in _read_rows(base.with_suffix(".csv"), index):
+        metrics = {key[: -len("_lo")] for key in row if key.endswith("_lo")}
+        intervals[row[index]] = {m: (_number(row[m + mean]), _number(row[m + "_lo"]),
+                                     _number(row[m + "_hi"])) for m in metrics}
+    differences: dict = {}
+    for row in _read_rows(base.with_name(base.name + "_comparisons.csv"), "a"):
+        differences.setdefault((row["a"], row["b"]), {})[row["metric"]] = (
+            _number(row["difference"]), _number(row["lo"]), _number(row["hi"]))
+    return intervals, differences
+
+
+def run_science_checks(t: Table) -> list[dict]:
+    """The table's science checks on its written results: ``RESULTS/science_checks.{md,csv}``.
+
+    Every verdict is printed and recorded; a check whose ``expect`` the interval does not
+    show fails the step with one line naming every failed check.
+    """
+    checks = [{**c, "a": row_name(t, c["table"], c["a"]),
+               **({"b": row_name(t, c["table"], c["b"])} if "b" in c else {})}
+              for c in t.sections["checks"]]
+    results = {table: table_results(t, table) for table in dict.fromkeys(c["table"]
+                                                                         for c in checks)}
+    outcome = science_checks(checks, {k: v[0] for k, v in results.items()},
+                             {k: v[1] for k, v in results.items()})
+    lines = ["# Science checks", "", "| check | table | interval of | metric | mean [95% "
+             "interval] | verdict | expected | result |", "|---|---|---|---|---:|---|---|---|"]
+    for r in outcome:
+        result = "recorded" if r["expect"] == "record" else ("pass" if r["passed"] else "FAIL")
+        lines.append(f"| {r['name']} | {r['table']} | {r['subject']} | {r['metric']} | "
+                     f"{r['mean']:.4g} [{r['lo']:.4g}, {r['hi']:.4g}] | {r['verdict']} | "
+                     f"{r['expect']} | {result} |")
+        print(f"science check {r['name']}: {r['subject']} {r['metric']} {r['mean']:.4g} "
+              f"[{r['lo']:.4g}, {r['hi']:.4g}] {r['verdict']} (expected {r['expect']}): "
+              f"{result}", flush=True)
+    out = t.results / "science_checks.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, "\n".join(lines) + "\n")
+    with open(out.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(outcome[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(outcome)
+    failed = [r for r in outcome if not r["passed"]]
+    if failed:
+        raise PipelineError("science checks failed: " + "; ".join(
+            f"{r['name']} ({r['subject']} {r['metric']} [{r['lo']:.4g}, {r['hi']:.4g}] is "
+            f"{r['verdict']}, expected {r['expect']})" for r in failed) + f" (see {out})")
+    return outcome
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file (never half a file)."""
+    tmp = path.with_name(f".partial-{path.name}")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def iva19_labels(t: Table, run: Run) -> dict:

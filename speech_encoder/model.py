@@ -144,6 +144,9 @@ class ModelCard:
         The motion representation (directory, ``dae`` or ``pca``, DIM) of an ``encoding`` model.
     network, training : dict
         :class:`NetworkConfig` and :class:`TrainSettings` (+ ``best_epoch``) of the run.
+    mfcc_rate : str
+        The dataset's MFCC sample rate (``native`` or ``16k``,
+        :data:`data_processing.audio.MFCC_RATES`); cards written before the option: ``16k``.
     """
 
     predicts: str
@@ -161,6 +164,7 @@ class ModelCard:
     dim: int | None = None
     network: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    mfcc_rate: str = "16k"  # cards made before the option
 
     @classmethod
     def describe(cls, meta: DatasetMeta, targets: Targets, *, network: NetworkConfig,
@@ -177,6 +181,7 @@ class ModelCard:
             representation_kind=representation.kind if representation else None,
             dim=representation.dim if representation else None,
             network=asdict(network), training=training,
+            mfcc_rate=meta.mfcc_rate,
         )
 
     @property
@@ -426,7 +431,8 @@ class IVA19Model:
         from data_processing.audio import file_features
 
         card = self.card
-        return file_features(wav, card.features, fps=card.fps, mel_preset=card.mel_preset)
+        return file_features(wav, card.features, fps=card.fps, mel_preset=card.mel_preset,
+                             mfcc_rate=card.mfcc_rate)
 
     def _representation(self) -> Representation | None:
         card = self.card
@@ -473,14 +479,14 @@ class IVA19Model:
         meta_path = path.parent.parent / "meta.json"
         if path.parent.name == "test_inputs" and meta_path.is_file():
             meta, card = DatasetMeta.load(meta_path.parent), self.card
-            found = (meta.features, meta.mel_preset, meta.fps, meta.n_context)
-            expected = (card.features, card.mel_preset, card.fps, card.n_context)
+            found = (meta.features, meta.mel_preset, meta.fps, meta.n_context, meta.mfcc_rate)
+            expected = (card.features, card.mel_preset, card.fps, card.n_context, card.mfcc_rate)
             if found != expected:
                 raise PipelineError(
                     f"{path}: windows of {found[0]} features (mel preset {found[1]}, "
-                    f"{found[2]:g} fps, n_context {found[3]}), but the model expects "
-                    f"{expected[0]} (mel preset {expected[1]}, {expected[2]:g} fps, n_context "
-                    f"{expected[3]})")
+                    f"{found[2]:g} fps, n_context {found[3]}, MFCC rate {found[4]}), but the "
+                    f"model expects {expected[0]} (mel preset {expected[1]}, {expected[2]:g} "
+                    f"fps, n_context {expected[3]}, MFCC rate {expected[4]})")
         try:
             return np.load(path, mmap_mode="r")
         except ValueError as error:

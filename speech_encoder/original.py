@@ -58,8 +58,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import warnings
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -198,27 +196,6 @@ SMOOTHING = Smoothing()
 # Features
 
 
-@contextmanager
-def _truncation_notice_off():
-    """python_speech_features logs a warning on every call whose frames exceed ``nfft``.
-
-    Truncating them is the recipe (2940-sample frames at 44.1 kHz, FFT of 512), so the
-    notice (through the deprecated ``logging.warn``) is silenced while the MFCC run.
-    """
-    root = logging.getLogger()
-
-    def drop(record):
-        return "frame will be truncated" not in record.getMessage()
-
-    root.addFilter(drop)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            yield
-    finally:
-        root.removeFilter(drop)
-
-
 def original_mfcc(signal: np.ndarray, sr: int, *, recipe: Recipe = RECIPE,
                   chunk_frames: int = MFCC_CHUNK) -> np.ndarray:
     """The original's MFCC ``(ceil(N / stride), numcep)`` of a mono signal at its own rate.
@@ -240,12 +217,14 @@ def original_mfcc(signal: np.ndarray, sr: int, *, recipe: Recipe = RECIPE,
     """
     from python_speech_features import mfcc, sigproc
 
+    from data_processing.audio import psf_truncation_notice_off
+
     emphasised = sigproc.preemphasis(np.asarray(signal, np.float64), recipe.preemph)
     length = sigproc.round_half_up(recipe.winlen * sr)
     step = sigproc.round_half_up(recipe.winstep * sr)
     total = 1 if len(signal) <= length else 1 + math.ceil((len(signal) - length) / step)
     blocks = []
-    with _truncation_notice_off():
+    with psf_truncation_notice_off():
         for first in range(0, total, chunk_frames):
             last = min(first + chunk_frames, total)
             end = len(signal) if last == total else (last - 1) * step + length

@@ -5,25 +5,29 @@ marker tells a finished build from an interrupted one) and shared by every modul
 
 * a *tiny* rot6d dataset from the shared ``demo_raw`` recordings and runs trained for a few
   steps on it (for file formats, CLIs, resuming: quality does not matter);
-* the *science* dataset (a demo speaker of 20 recordings of 30 s) and the ``full`` and
-  ``baseline`` variants trained on it with the demo preset, as ``make demo`` trains them.
+* the *science* dataset (a demo speaker of 12 recordings of 30 s, a third of them held out)
+  and the ``full`` and ``baseline`` variants trained on it with the demo preset at
+  :data:`SCIENCE_STEPS` steps (``make demo`` trains 400 on 20 training files).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tests.conftest import eager_functions
 from tests.session_cache import cached
 
-SCIENCE_FILES, SCIENCE_SECONDS, SCIENCE_SEED = 20, 30.0, 0
+SCIENCE_FILES, SCIENCE_SECONDS, SCIENCE_SEED = 12, 30.0, 0
+SCIENCE_RATIOS = (0.66, 0.17, 0.17)  # 8 training files, 2 dev, 2 test: 30+ held-out phrases
+SCIENCE_STEPS = 200
 TINY = {"steps": 4, "epoch_steps": 2, "crop_frames": 32, "batch_size": 4}
 
 
-def rot6d_dataset(raw: Path, out: Path, workers: int = 1) -> None:
+def rot6d_dataset(raw: Path, out: Path, workers: int = 1, ratios=(0.8, 0.1, 0.1)) -> None:
     """Split ``raw`` and build the Audio2Gestures vectors (30 fps, a2g log-mel, rot6d)."""
     from data_processing import create_vector, prepare_data
 
-    prepare_data.prepare(raw, out)
+    prepare_data.prepare(raw, out, split="ratio", ratios=ratios)
     settings = create_vector.VectorSettings(features="Spectro", fps=30.0, mel_preset="a2g")
     create_vector.create_vectors(out, 0, settings, motion="rot6d", workers=workers)
 
@@ -34,12 +38,19 @@ def tiny_dataset(tmp_path_factory, demo_raw: Path) -> Path:
 
 
 def tiny_run(tmp_path_factory, data: Path, variant: str) -> Path:
-    """A run of ``variant`` trained for a few steps on the tiny dataset."""
+    """A run of ``variant`` trained for a few steps on the tiny dataset, eagerly.
+
+    A few steps cost less eagerly than tracing them; a test that trains the same run again
+    to compare (``tests/test_resume.py``) does it eagerly too.
+    """
     from gesture_vae.config import make_config
     from gesture_vae.train import train
 
-    return cached(tmp_path_factory, f"a2g_tiny_{variant}",
-                  lambda out: train(data, out, make_config("demo", variant=variant, **TINY)))
+    def build(out: Path) -> None:
+        with eager_functions():
+            train(data, out, make_config("demo", variant=variant, **TINY))
+
+    return cached(tmp_path_factory, f"a2g_tiny_{variant}", build)
 
 
 def science_raw(tmp_path_factory) -> Path:
@@ -53,14 +64,15 @@ def science_raw(tmp_path_factory) -> Path:
 def science_dataset(tmp_path_factory) -> Path:
     """The science recordings as a rot6d dataset."""
     raw = science_raw(tmp_path_factory)
-    return cached(tmp_path_factory, "a2g_science_data", lambda out: rot6d_dataset(raw, out, None))
+    return cached(tmp_path_factory, "a2g_science_data",
+                  lambda out: rot6d_dataset(raw, out, None, SCIENCE_RATIOS))
 
 
 def science_run(tmp_path_factory, variant: str) -> Path:
-    """``variant`` trained on the science dataset with the demo preset (as ``make demo``)."""
+    """``variant`` trained on the science dataset: demo preset and default (official) protocol."""
     from gesture_vae.config import make_config
     from gesture_vae.train import train
 
     data = science_dataset(tmp_path_factory)
-    return cached(tmp_path_factory, f"a2g_science_{variant}",
-                  lambda out: train(data, out, make_config("demo", variant=variant)))
+    config = make_config("demo", variant=variant, steps=SCIENCE_STEPS, epoch_steps=100)
+    return cached(tmp_path_factory, f"a2g_science_{variant}", lambda out: train(data, out, config))

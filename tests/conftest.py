@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,24 @@ Frame Time: 0.04
 1.5 90.5 -2.5 20.0 5.0 -5.0 10.0 20.0 30.0 45.0 10.0 -10.0
 2.0 91.0 -3.0 30.0 10.0 -5.0 20.0 40.0 60.0 0.0 20.0 -20.0
 """
+
+
+@contextmanager
+def eager_functions():
+    """Run every ``tf.function`` eagerly inside the block.
+
+    A run of a few steps costs less eagerly than tracing its step functions (tens of seconds
+    for an Audio2Gestures step); two runs a test compares must be made in the same mode.
+    """
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    try:
+        with warnings.catch_warnings():  # tf.data's own functions stay traced: as wanted
+            warnings.filterwarnings("ignore", "Even though the `tf.config.experimental_run")
+            yield
+    finally:
+        tf.config.run_functions_eagerly(False)
 
 
 @pytest.fixture

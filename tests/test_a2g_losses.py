@@ -63,9 +63,14 @@ def test_code_l1_and_diversity():
 
 def test_kl_normal():
     assert float(losses.kl_normal(const(np.zeros((2, 5, 16))), const(np.zeros((2, 5, 16))))) == 0
-    mu, logvar = np.array([[1.0, 0.0]]), np.array([[0.0, np.log(2.0)]])
-    expected = 0.5 * 1.0 + 0.5 * (2.0 - 1.0 - np.log(2.0))
-    assert float(losses.kl_normal(const(mu), const(logvar))) == pytest.approx(expected, rel=1e-5)
+    # One crop of 3 frames, 2 channels; only frame 0 differs from N(0, 1).
+    mu, logvar = np.zeros((1, 3, 2)), np.zeros((1, 3, 2))
+    mu[0, 0], logvar[0, 0] = [1.0, 0.0], [0.0, np.log(2.0)]
+    kl = np.array([0.5 * 1.0, 0.5 * (2.0 - 1.0 - np.log(2.0))])  # per channel of frame 0
+    channels = losses.kl_normal(const(mu), const(logvar), "channels")
+    assert float(channels) == pytest.approx(kl.sum() / 3, rel=1e-5)  # per frame
+    time = losses.kl_normal(const(mu), const(logvar), "time")  # official: sum over time
+    assert float(time) == pytest.approx(kl.mean(), rel=1e-5)  # per crop and channel
 
 
 @pytest.mark.parametrize(("step", "expected"), [(0, 0.0), (25, 0.5), (50, 1.0), (99, 1.0),
@@ -73,6 +78,14 @@ def test_kl_normal():
 def test_cyclic_ramp(step, expected):
     # 400 steps in 4 cycles of 100 steps, ramping over the first half of each.
     assert float(losses.cyclic_ramp(step, 400, 4, 0.5)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("step", "expected"), [(0, 1e-4), (50, 0.5), (99, 0.99), (100, 1e-4),
+                                                (150, 0.5)])
+def test_sawtooth_ramp_with_a_floor(step, expected):
+    # The official shape scaled to a run: 400 steps in 4 periods, up over each whole period,
+    # never below 1e-4.
+    assert float(losses.cyclic_ramp(step, 400, 4, 1.0, 1e-4)) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("step", "expected"), [(0, 1.0), (250, 0.75), (1000, 0.0), (2000, 0.0)])

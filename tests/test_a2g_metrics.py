@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from evaluation.metrics import (
     l1_distance,
     multimodality,
     pck,
+    rest_span,
+    sequence_diversity,
 )
 from tests.a2g_helpers import science_dataset, science_raw, science_run
 
@@ -44,14 +47,21 @@ def test_clips_are_non_overlapping():
     assert cut[1, 0, 0, 0] == 50  # the 20 frames after the second clip are dropped
 
 
-def test_diversity_known_answer():
-    # Two motions, each one 50-frame clip of one joint standing still: at x = 0 and x = 4.
-    a, b = np.zeros((50, 1, 3)), np.zeros((50, 1, 3))
-    b[..., 0] = 4.0
-    assert diversity([a, b]) == pytest.approx(4.0)
+def test_diversity_is_measured_within_a_sequence():
+    # Two sequences of two 50-frame clips of one joint standing still.
+    a = np.zeros((100, 1, 3))
+    a[50:, 0, 0] = 4.0  # clips at x = 0 and x = 4
     c = np.zeros((100, 1, 3))
-    c[50:, 0, 1] = 2.0  # two clips: at the origin and at y = 2
-    assert diversity([a, c]) == pytest.approx((0 + 2 + 2) / 3)  # pairs: (a,c1) (a,c2) (c1,c2)
+    c[50:, 0, 1] = 2.0  # clips at the origin and at y = 2
+    assert sequence_diversity(a) == pytest.approx(4.0)
+    assert diversity([a, c]) == pytest.approx((4.0 + 2.0) / 2)  # never a clip of a vs one of c
+    # Far-apart sequences that are each still have no Diversity (pooled clips would say 10).
+    still_a, still_b = np.zeros((100, 1, 3)), np.full((100, 1, 3), 10.0)
+    assert diversity([still_a, still_b]) == 0.0
+    assert np.isnan(sequence_diversity(np.zeros((99, 1, 3))))  # one clip only
+    assert diversity([a, np.zeros((60, 1, 3))]) == pytest.approx(4.0)  # too short: left out
+    with pytest.raises(ValueError, match="two clips"):
+        diversity([np.zeros((60, 1, 3))])
 
 
 def test_multimodality_known_answer():
@@ -66,9 +76,15 @@ def test_multimodality_known_answer():
 # -- the Audio2Gestures evaluation ---------------------------------------------------------
 
 
-def test_body_scale_is_the_rest_pose_span():
+def test_body_scale_is_the_torso_not_the_arm_span():
     # Demo skeleton at rest: arms along x, 4 + 14 + 28 + 25 + 9 cm each side of the chest.
-    assert body_scale(demo_speaker.demo_skeleton()) == pytest.approx(160.0)
+    skeleton = demo_speaker.demo_skeleton()
+    assert body_scale(skeleton) == pytest.approx(54.0)  # hips to neck: 10 + 22 + 22 cm
+    assert rest_span(skeleton) == pytest.approx(160.0)  # the T-pose's hand-to-hand span
+    renamed = dataclasses.replace(skeleton, names=[n.replace("Neck", "Nape")
+                                                   for n in skeleton.names])
+    with pytest.raises(PipelineError, match="no joint named like 'neck'"):
+        body_scale(renamed)
 
 
 def test_phrase_modes_counts_distinct_modes():
@@ -115,15 +131,23 @@ def test_cli_writes_the_table(tmp_path_factory, tmp_path, capsys):
     assert a2g_metrics.main([str(data), *methods, "--out", str(out),
                              "--modes", str(sidecar)]) == 0
     table = pd.read_csv(out.with_suffix(".csv"), index_col=0)
-    assert list(table.index) == ["ground truth", "baseline", "full"]
-    assert table.loc["baseline", "multimodality_avg"] == 0.0
+    assert list(table.index) == [*scoring.REFERENCES, "baseline", "full"]
     assert table.loc["full", "multimodality_avg"] > 0.0
     assert table.loc["full", "l1_best"] <= table.loc["full", "l1_avg"]
     assert np.isnan(table.loc["ground truth", "multimodality_avg"])
+    assert table.loc["ground truth", "l1_avg"] == 0.0
+    assert table.loc["mismatched truth", "l1_avg"] > table.loc["full", "l1_lo"]
+    assert table.loc["full", "l1_lo"] <= table.loc["full", "l1_avg"] <= table.loc["full",
+                                                                                  "l1_hi"]
+    assert table.loc["full", "multimodality_lo"] > 0.0
+    assert table.loc["mismatched truth", "pck_hi"] < 1.0  # the ceiling is the truth's alone
     text = out.with_suffix(".md").read_text()
-    assert "| variant | L1 | PCK | Diversity | Multimodality | Modes |" in text
+    assert "| variant | L1 | PCK | Diversity" in text
     assert "| full |" in text
-    assert "PCK at 0.2 body scale (32.0 units)" in text
+    assert "PCK at 0.2 × the rest pose's torso length (10.8 units)" in text
+    compared = pd.read_csv(out.with_name("a2g_table_comparisons.csv"))
+    assert compared.loc[0, "a"] == "ground truth"
+    assert compared.loc[0, "b"] == "mismatched truth"
     assert "wrote" in capsys.readouterr().out
 
 

@@ -88,24 +88,30 @@ def test_fully_convolutional_and_batch_independent(demo_motion, rng):
 
 
 def test_schedules_follow_the_step_counter(demo_motion):
-    model = make_model(demo_motion, "full", steps=400)  # 4 KL cycles of 100 steps
+    # 4 KL cycles of 100 steps: the official sawtooth (floor 1e-4) and the project's ramp
+    model = make_model(demo_motion, "full", steps=400)
+    project = make_model(demo_motion, "full", steps=400, kl_ramp=0.5, kl_floor=0.0)
     data = batch(demo_motion, model)
     step = tf.Variable(0, dtype=tf.int64)
     model.use_step_counter(step)
-    for value, kl, diversity in ((0, 0.0, 0.1), (25, 0.5e-3, 0.09375), (300, 0.0, 0.025),
-                                 (400, 0.0, 0.0)):
+    project.use_step_counter(step)
+    for value, kl, held, diversity in ((0, 1e-7, 0.0, 0.1), (25, 0.25e-3, 0.5e-3, 0.09375),
+                                       (75, 0.75e-3, 1e-3, 0.08125), (300, 1e-7, 0.0, 0.025),
+                                       (400, 1e-7, 0.0, 0.0)):
         step.assign(value)
         out = model.compute_losses(data)
         assert float(out["kl_weight"]) == pytest.approx(kl)
         assert float(out["diversity_weight"]) == pytest.approx(diversity)
+        assert float(project.compute_losses(data)["kl_weight"]) == pytest.approx(held)
 
 
 def test_loss_is_the_weighted_sum_of_the_terms(demo_motion):
-    model = make_model(demo_motion, "full", kl_ramp=1.0)
+    model = make_model(demo_motion, "full")
     out = {k: float(v) for k, v in model.compute_losses(batch(demo_motion, model)).items()}
     c = model.config
-    expected = sum(out[f"{p}_rotation"] * c.rotation_weight + out[f"{p}_speed"] * c.speed_weight
-                   for p in ("recon", "audio", "random"))
+    expected = sum(out[f"{p}_rotation"] * c.rotation_weight for p in ("recon", "audio", "random"))
+    expected += (out["recon_speed"] + out["audio_speed"]) * c.speed_weight  # 1 (start.sh)
+    expected += out["random_speed"] * c.random_speed_weight  # 5
     expected += (out["recon_position"] + out["audio_position"]) * c.position_weight
     expected += out["random_relaxed"] * c.relaxed_weight + out["align"] * c.align_weight
     expected += out["bicycle"] * c.bicycle_weight + out["diversity"] * c.diversity_weight
@@ -128,3 +134,13 @@ def test_interpolated_noise_keeps_unit_variance(rng):
     np.testing.assert_allclose(noise.var(axis=0), 1.0, atol=0.05)  # every phase
     lag1 = np.mean(noise[:, 1:5] * noise[:, :4], axis=0)
     assert lag1.min() > 0.6  # smooth: neighbouring frames are strongly correlated
+
+
+@pytest.mark.parametrize(("seconds", "white"), [(0.0, True), (1.0, False)])
+def test_training_noise_is_white_or_smooth(demo_motion, seconds, white):
+    # noise_seconds = 0 (official): i.i.d. per frame; 1 s (project): smooth over the knots.
+    model = make_model(demo_motion, "split", noise_seconds=seconds)
+    noise = np.asarray(model._random_noise(np.zeros((400, 32, 16), np.float32)))
+    np.testing.assert_allclose(noise.var(), 1.0, atol=0.05)
+    lag1 = np.mean(noise[:, 1:] * noise[:, :-1])
+    assert abs(lag1) < 0.02 if white else lag1 > 0.9

@@ -1,3 +1,11 @@
+"""Sampling from a run: shapes, seeds, the protocol's draws, clip insertion, outputs, CLIs.
+
+The runs are the session's tiny runs (a few steps on the small demo recordings): these tests
+check the sampler's mechanics, which do not depend on how well the model is trained;
+``tests/test_a2g_science.py`` checks what a demo-budget run learns.
+"""
+
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -9,30 +17,45 @@ from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError
 from data_processing.representations import to_positions
 from gesture_vae import sample
-from gesture_vae.run import is_run
+from gesture_vae.config import PROTOCOLS
+from gesture_vae.run import build_model, is_run
 from gesture_vae.sample import Insertion, Sampler, write_outputs
-from tests.a2g_helpers import science_dataset, science_run, tiny_dataset, tiny_run
+from tests.a2g_helpers import tiny_dataset, tiny_run
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return science_dataset(tmp_path_factory)
+def data(tmp_path_factory, demo_raw):
+    return tiny_dataset(tmp_path_factory, demo_raw)
 
 
 @pytest.fixture(scope="module")
-def full(tmp_path_factory):
-    return Sampler.load(science_run(tmp_path_factory, "full"))
+def full(tmp_path_factory, data):
+    return Sampler.load(tiny_run(tmp_path_factory, data, "full"))
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory):
-    return Sampler.load(science_run(tmp_path_factory, "baseline"))
+def baseline(tmp_path_factory, data):
+    return Sampler.load(tiny_run(tmp_path_factory, data, "baseline"))
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory, data):
+    return Sampler.load(tiny_run(tmp_path_factory, data, "split"))  # no mapping net
 
 
 @pytest.fixture(scope="module")
 def features(data):
     meta = DatasetMeta.load(data)
     return meta.sequence("test", meta.splits["test"][0])["audio"]
+
+
+def with_protocol(sampler, protocol):
+    """The same weights and statistics under another named protocol."""
+    run = dataclasses.replace(sampler.run, config=dataclasses.replace(
+        sampler.run.config, **PROTOCOLS[protocol]))
+    model = build_model(run)
+    model.set_weights(sampler.model.get_weights())
+    return Sampler(model, run, (sampler.code_mean, sampler.code_std))
 
 
 def test_samples_differ_and_follow_the_seed(full, features):
@@ -52,19 +75,41 @@ def test_any_length_in_one_pass(full, features):
         assert full.sample(features[:n], samples=2).motion.shape[1] == n
 
 
-def test_split_codes_are_drawn_from_the_statistics(tmp_path_factory, demo_raw):
-    data = tiny_dataset(tmp_path_factory, demo_raw)
-    sampler = Sampler.load(tiny_run(tmp_path_factory, data, "split"))  # no mapping net
-    codes = sampler.specific_codes(64, 4000, seed=1)
-    at_knot = codes[:, 0]  # frame 0 is a knot: the statistics of one random clip, unmixed
-    np.testing.assert_allclose(at_knot.mean(axis=0), sampler.code_mean.mean(axis=0), atol=0.08)
-    total_var = (sampler.code_std**2).mean(axis=0) + sampler.code_mean.var(axis=0)
-    np.testing.assert_allclose(at_knot.var(axis=0), total_var, rtol=0.15, atol=1e-3)
+def test_split_codes_are_drawn_from_the_statistics(split):
+    std2 = (split.code_std**2).mean(axis=0)  # E[std^2] over the training clips, per channel
+    codes = split.specific_codes(64, 4000, seed=1)  # official: one clip's statistics, white
+    at_start = codes[:, 0]
+    np.testing.assert_allclose(at_start.mean(axis=0), split.code_mean.mean(axis=0), atol=0.08)
+    total_var = std2 + split.code_mean.var(axis=0)
+    np.testing.assert_allclose(at_start.var(axis=0), total_var, rtol=0.15, atol=1e-3)
+    # One clip's mean for the whole sequence and i.i.d. noise per frame: neighbouring frames
+    # differ by the noise alone, with variance 2 E[std^2].
+    steps = np.diff(codes, axis=1).var(axis=(0, 1))
+    np.testing.assert_allclose(steps, 2 * std2, rtol=0.1)
+    # The project's draw (smooth noise, statistics re-drawn every crop) changes slowly.
+    smooth = with_protocol(split, "project").specific_codes(64, 1000, seed=1)
+    assert (np.diff(smooth, axis=1).var(axis=(0, 1)) < 0.1 * 2 * std2).all()
 
 
-def test_baseline_gives_one_motion(baseline, features):
-    out = baseline.sample(features, samples=4, seed=3)
-    np.testing.assert_array_equal(out.motion, out.motion[:1].repeat(4, axis=0))
+def test_reparameterised_inference_draws_the_shared_posterior(full, features):
+    mu, logvar = (np.asarray(h)[0] for h in
+                  full.model.audio_encoder(full.run.norm.audio(features[:40])[None]))
+    drawn = full.shared_codes(features[:40], 3000, seed=5)  # official: posterior draws
+    assert drawn.shape == (3000, 40, 16)
+    np.testing.assert_allclose(drawn.mean(axis=0), mu, atol=0.1 * np.exp(0.5 * logvar).max())
+    np.testing.assert_allclose(drawn.std(axis=0), np.exp(0.5 * logvar), rtol=0.1)
+    means = Sampler(full.model, full.run, (full.code_mean, full.code_std), inference="mean")
+    np.testing.assert_array_equal(means.shared_codes(features[:40], 3, seed=5), mu[None])
+    with pytest.raises(PipelineError, match="inference='mode'"):
+        Sampler(full.model, full.run, (full.code_mean, full.code_std), inference="mode")
+
+
+def test_baseline_samples_differ_only_by_the_posterior(baseline, features):
+    out = baseline.sample(features, samples=4, seed=3)  # official: the shared code is drawn
+    assert not np.allclose(out.motion[0], out.motion[1])
+    means = Sampler(baseline.model, baseline.run, inference="mean")
+    one = means.sample(features, samples=4, seed=3)  # posterior means: one motion
+    np.testing.assert_array_equal(one.motion, one.motion[:1].repeat(4, axis=0))
     assert baseline.specific_codes(10, 2, 0) is None
     with pytest.raises(PipelineError, match="no motion-specific code"):
         baseline.sample(features, insert=[Insertion("clip.bvh", 1.0)])
@@ -94,15 +139,17 @@ def test_insertion_places_the_clip_code(full, data, features, tmp_path):
     with pytest.raises(PipelineError, match="after the audio ends"):
         full.insertion(Insertion(tmp_path / "clip.bvh", 1000.0), len(features), 0.5)
 
-    # On the span every sample is the motion decoded with the clip's code; far away, the
-    # samples are untouched.
-    plain = full.sample(features, samples=3, seed=2)
-    inserted = full.sample(features, samples=3, seed=2, blend=0.5,
-                             insert=[Insertion(tmp_path / "clip.bvh", 2.0)])
+    # On the span every sample is the motion decoded with the clip's code (with the shared
+    # code's mean, one motion); far away, the samples are untouched.
+    means = Sampler(full.model, full.run, (full.code_mean, full.code_std), inference="mean")
+    clip = [Insertion(tmp_path / "clip.bvh", 2.0)]
+    for sampler in (full, means):
+        plain = sampler.sample(features, samples=3, seed=2)
+        inserted = sampler.sample(features, samples=3, seed=2, blend=0.5, insert=clip)
+        np.testing.assert_array_equal(inserted.motion[:, 104:], plain.motion[:, 104:])
+        assert not np.allclose(inserted.motion[:, 60:90], plain.motion[:, 60:90])
     np.testing.assert_allclose(inserted.motion[:, 60:90], inserted.motion[:1, 60:90].repeat(3, 0),
                                atol=1e-5)
-    np.testing.assert_array_equal(inserted.motion[:, 104:], plain.motion[:, 104:])
-    assert not np.allclose(inserted.motion[:, 60:90], plain.motion[:, 60:90])
 
 
 def test_clip_on_another_skeleton_is_an_error(full, tiny_bvh):

@@ -37,6 +37,37 @@ def test_mfcc_is_the_iva19_average_of_five(rng):
     np.testing.assert_allclose(ours[:n], raw[: 5 * n].reshape(n, 5, 26).mean(1), rtol=1e-6)
 
 
+@pytest.mark.parametrize("sr", [44100, 16000])
+def test_native_rate_mfcc_is_the_original_calculate_mfcc(sr, rng):
+    """The default: python_speech_features at the file's rate with the original's literals."""
+    x = speechlike(sr, 1.5, rng)
+    raw = psf_mfcc(x, winlen=0.02, winstep=0.01, samplerate=sr, numcep=26)  # tools.py
+    n = len(raw) // 5
+    expected = raw[: 5 * n].reshape(n, 5, 26).mean(1)  # tools.average(..., 5)
+    ours = audio.mfcc(x, sr, fps=20)
+    assert ours.shape == (frame_count(1.5, 20), 26)  # the last frame is edge-padded
+    np.testing.assert_allclose(ours[:n], expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(audio.speech_features(x, sr, "MFCC", fps=20)[:n], expected,
+                               rtol=1e-5, atol=1e-4)  # float32
+
+
+def test_the_16k_option_resamples_first(rng):
+    x = speechlike(44100, 1.5, rng)
+    resampled = audio.mfcc(x, 44100, fps=20, rate="16k")
+    import soxr
+
+    y = soxr.resample(x, 44100, 16000, quality="HQ")
+    raw = psf_mfcc(y, samplerate=16000, winlen=0.02, winstep=0.01, numcep=26, nfft=512)
+    np.testing.assert_allclose(resampled[:29], raw[:145].reshape(29, 5, 26).mean(1),
+                               rtol=1e-6, atol=1e-9)
+    assert not np.allclose(resampled, audio.mfcc(x, 44100, fps=20))  # 882-sample frames cut
+    z = speechlike(16000, 1.0, rng)  # 16 kHz audio: both options agree
+    np.testing.assert_array_equal(audio.mfcc(z, 16000, fps=20, rate="16k"),
+                                  audio.mfcc(z, 16000, fps=20))
+    with pytest.raises(PipelineError, match="--mfcc-rate '8k': expected one of native, 16k"):
+        audio.mfcc(z, 16000, fps=20, rate="8k")
+
+
 def test_log_mel_peaks_at_a_tone(rng):
     sr = 22050
     t = np.arange(sr) / sr

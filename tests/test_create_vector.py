@@ -9,7 +9,7 @@ import pytest
 from data_processing import audio, create_vector, prepare_data
 from data_processing.bvh import read_bvh
 from data_processing.dataset import DatasetMeta
-from data_processing.files import PipelineError
+from data_processing.files import PipelineError, read_json, write_json
 from data_processing.representations import rot6d_size, to_positions
 from tests.conftest import REPO
 
@@ -61,12 +61,18 @@ def test_pos_vel_vectors(prepared, tmp_path):
     test_id = meta.splits["test"][0]
     assert np.load(data / "test_inputs" / f"X_test_{test_id}.npy").shape == (240, 61, 30)
     assert np.load(data / "X_test.npy").shape == (240, 61, 30)
+    assert DatasetMeta.load(data).mfcc_rate == "native"  # the original's
 
 
 def test_rot6d_sequences(prepared, tmp_path):
     data = build(prepared, tmp_path, "0", "--motion", "rot6d", "--fps", "30",
-                 "--features", "Spectro", "--mel-preset", "a2g")
+                 "--features", "Spectro", "--mel-preset", "a2g", "--mfcc-rate", "16k")
     meta = DatasetMeta.load(data)
+    assert DatasetMeta.load(data).mfcc_rate == "16k"
+    raw = read_json(data / "meta.json")
+    del raw["mfcc_rate"]  # a dataset made before the option
+    write_json(data / "meta.json", raw)
+    assert DatasetMeta.load(data).mfcc_rate == "16k"
     skel = meta.skeleton
     assert meta.output_size == rot6d_size(skel)
     seq = meta.sequence("dev", meta.splits["dev"][0])
@@ -129,3 +135,4 @@ def test_cli_from_another_directory(prepared, tmp_path):
     assert failed.stderr.strip().splitlines()[-1] == (
         f"error: {tmp_path / 'none' / 'gg-train.csv'}: no such file "
         "(run data_processing/prepare_data.py first)")
+

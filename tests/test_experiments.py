@@ -27,20 +27,21 @@ IVA19_IDS = ["mean_pose", "baseline_MFCC", "dae8_MFCC", "dae16_MFCC", "dae32_MFC
              "pca8_MFCC", "pca16_MFCC", "pca32_MFCC", "baseline_Spectro", "dae8_Spectro",
              "dae16_Spectro", "dae32_Spectro"]
 VARIANTS = ["baseline", "split", "mapping", "bicycle", "full"]
+ABLATIONS = ["full", "holistic", "no_hal", "no_contrastive"]
+SEEDS = (0, 1, 2)  # every trained row of the sweep
+IVA19_RUNS = ["mean_pose", *(f"{m}_seed{k}" for m in IVA19_IDS[1:] for k in SEEDS)]
 
 
-def runs(variant: str, eval_runs: int) -> range:
-    """Sampling runs of a variant: one for the deterministic baseline."""
-    return range(1 if variant == "baseline" else eval_runs)
 
 EVAL = (f"-o {IVA}/runs/original -p {IVA}/runs/predicted --out {IVA}/runs/result "
-        f"--skeleton {IVA}/MFCC/skeleton.json -g {' '.join(IVA19_IDS)}")
+        f"--skeleton {IVA}/MFCC/skeleton.json -g {' '.join(IVA19_RUNS)}")
 
 # What demo.sh, iva19_compare.sh (+ iva19_lib.sh, config.txt) and a2g_ablation.sh ran, with
 # today's paths (models are directories) and every default written out.
 EXPECTED = {
-    "speaker": "data_processing/make_demo_dataset.py demo/raw --files 24 --seconds 30 --seed 0",
-    "prepare-MFCC": f"data_processing/prepare_data.py demo/raw {IVA}/MFCC --seed 0",
+    "speaker": "data_processing/make_demo_dataset.py demo/raw --files 32 --seconds 30 --seed 0",
+    "prepare-MFCC": f"data_processing/prepare_data.py demo/raw {IVA}/MFCC --seed 0 "
+                    "--ratios 20 2 10",
     "vectors-Spectro": f"data_processing/create_vector.py {IVA}/Spectro 10 --features Spectro "
                        "--fps 20 --motion pos_vel --mel-preset iva19",
     "vectors-a2g": "data_processing/create_vector.py demo/a2g 0 --features Spectro --fps 30 "
@@ -53,44 +54,62 @@ EXPECTED = {
     "predict-mean_pose": f"helpers/mean_pose.py {IVA}/MFCC {IVA}/runs/predicted_raw/mean_pose",
     "strip-mean_pose": f"helpers/remove_velocity.py -g {IVA}/runs/predicted_raw/mean_pose "
                        f"-o {IVA}/runs/predicted/mean_pose",
-    "train-baseline_Spectro": f"train.py {IVA}/runs/models/baseline_Spectro 3 {IVA}/Spectro 64 "
-                              "False --batch-size 128 --learning-rate 0.001 --seed 0",
-    "train-dae16_MFCC": f"train.py {IVA}/runs/models/dae16_MFCC 3 {IVA}/MFCC 26 True 16 "
-                        "--batch-size 128 --learning-rate 0.001 --seed 0 "
-                        f"--encoded-dir {IVA}/runs/repr/dae_16/encoded",
-    "predict-pca8_MFCC": f"predict.py {IVA}/runs/models/pca8_MFCC {IVA}/MFCC/test_inputs "
-                         f"{IVA}/runs/predicted_raw/pca8_MFCC",
-    "strip-dae8_Spectro": f"helpers/remove_velocity.py -g {IVA}/runs/predicted_raw/dae8_Spectro "
-                          f"-o {IVA}/runs/predicted/dae8_Spectro",
+    "train-baseline_Spectro_seed0": f"train.py {IVA}/runs/models/baseline_Spectro_seed0 3 "
+                                    f"{IVA}/Spectro 64 False --batch-size 128 "
+                                    "--learning-rate 0.001 --seed 0",
+    "train-dae16_MFCC_seed2": f"train.py {IVA}/runs/models/dae16_MFCC_seed2 3 {IVA}/MFCC 26 True "
+                              "16 --batch-size 128 --learning-rate 0.001 --seed 2 "
+                              f"--encoded-dir {IVA}/runs/repr/dae_16/encoded",
+    "predict-pca8_MFCC_seed1": f"predict.py {IVA}/runs/models/pca8_MFCC_seed1 "
+                               f"{IVA}/MFCC/test_inputs {IVA}/runs/predicted_raw/pca8_MFCC_seed1",
+    "strip-dae8_Spectro_seed0": "helpers/remove_velocity.py -g "
+                                f"{IVA}/runs/predicted_raw/dae8_Spectro_seed0 "
+                                f"-o {IVA}/runs/predicted/dae8_Spectro_seed0",
     "ground-truth": f"helpers/convert_original.py -d {IVA}/MFCC/test/labels "
                     f"-o {IVA}/runs/original --data-dir {IVA}/MFCC",
     "evaluate-ape": f"evaluation/calc_errors.py {EVAL} -m ape",
     "evaluate-acceleration": f"evaluation/calc_jerk.py {EVAL} -m acceleration",
     "evaluate-velocity": f"evaluation/calc_distance.py {EVAL} -m velocity -w 0.05",
     "evaluate-hellinger": f"evaluation/hellinger.py --result-dir {IVA}/runs/result "
-                          f"-g {' '.join(IVA19_IDS)}",
+                          f"-g {' '.join(IVA19_RUNS)}",
     "iva19-table": f"evaluation/collect_results.py table {IVA}/runs/result "
                    f"{IVA}/runs/labels.csv results/iva19_table.csv results/iva19_table.md "
                    "--title 'IVA'\"'\"'19 on raw: held-out test files (positions in cm)'",
-    "train-a2g_bicycle": "gesture_vae/train.py demo/a2g demo/a2g_runs/a2g_bicycle --variant "
-                         "bicycle --preset demo --seed 0",
-    "samples-a2g_full": "predict.py demo/a2g_runs/a2g_full demo/a2g/test/inputs "
-                        "demo/a2g_runs/a2g_full/test_samples --format npy --samples 10 --seed 0",
-    "sampling-a2g_split-seed4": "predict.py demo/a2g_runs/a2g_split demo/a2g/test/inputs "
-                                "demo/a2g_runs/a2g_split/eval/seed4 --format npy --samples 20 "
-                                "--seed 4",
+    "train-a2g_bicycle_seed0": "gesture_vae/train.py demo/a2g demo/a2g_runs/a2g_bicycle_seed0 "
+                               "--variant bicycle --preset demo --seed 0 --protocol official "
+                               "--steps 200",
+    "samples-a2g_full_seed1": "predict.py demo/a2g_runs/a2g_full_seed1 demo/a2g/test/inputs "
+                              "demo/a2g_runs/a2g_full_seed1/test_samples --format npy "
+                              "--samples 10 --seed 1",
+    "sampling-a2g_split_seed2-seed4": "predict.py demo/a2g_runs/a2g_split_seed2 "
+                                      "demo/a2g/test/inputs demo/a2g_runs/a2g_split_seed2/eval/"
+                                      "seed4 --format npy --samples 20 --seed 4",
     "a2g-table": "evaluation/a2g_metrics.py demo/a2g " + " ".join(
-        f"--method {v} " + " ".join(f"demo/a2g_runs/a2g_{v}/eval/seed{k}" for k in runs(v, 5))
-        for v in VARIANTS) + " --out results/a2g_table --modes demo/raw/hidden_modes.json",
+        f"--method {v} " + " ".join(f"demo/a2g_runs/a2g_{v}_seed{s}/eval/seed{k}"
+                                    for k in range(5))
+        for v in VARIANTS for s in SEEDS) + " --out results/a2g_table --modes "
+        "demo/raw/hidden_modes.json --compare full baseline --compare split baseline",
+    "train-ha2g_no_hal_seed1": "ha2g/train.py demo/ha2g demo/ha2g_runs/ha2g_no_hal_seed1 "
+                               "--preset demo --ablation no_hal --seed 1",
+    "samples-ha2g_full_seed0": "predict.py demo/ha2g_runs/ha2g_full_seed0 demo/ha2g/test/inputs "
+                               "demo/ha2g_runs/ha2g_full_seed0/test_samples --format npy "
+                               "--samples 10 --seed 0",
+    "vectors-ha2g": "data_processing/create_vector.py demo/ha2g 0 --features Spectro --fps 15 "
+                    "--motion rot6d --mel-preset a2g",
     "fgd": f"evaluation/fgd.py train {IVA}/MFCC demo/fgd_extractor --seed 0",
-    "bvh-dae32_Spectro": f"helpers/to_bvh.py {IVA}/runs/predicted/dae32_Spectro/demo_001.txt "
+    "bvh-dae32_Spectro": "helpers/to_bvh.py "
+                         f"{IVA}/runs/predicted/dae32_Spectro_seed0/demo_001.txt "
                          f"results/bvh/dae32_Spectro.bvh --data {IVA}/Spectro",
-    "bvh-a2g_mapping": f"predict.py demo/a2g_runs/a2g_mapping {IVA}/MFCC/test/inputs/demo_001.wav "
-                       "results/bvh/a2g_mapping.bvh --seed 0",
+    "bvh-a2g_mapping": "predict.py demo/a2g_runs/a2g_mapping_seed0 "
+                       f"{IVA}/MFCC/test/inputs/demo_001.wav results/bvh/a2g_mapping.bvh --seed 0",
+    "bvh-ha2g_holistic": "predict.py demo/ha2g_runs/ha2g_holistic_seed0 "
+                         f"{IVA}/MFCC/test/inputs/demo_001.wav results/bvh/ha2g_holistic.bvh "
+                         "--seed 0",
     "video": "helpers/render_video.py results/bvh/ground_truth.bvh results/bvh/baseline_MFCC.bvh "
              "results/bvh/dae32_MFCC.bvh results/bvh/a2g_baseline.bvh results/bvh/a2g_full.bvh "
+             "results/bvh/ha2g_full.bvh "
              "--titles 'ground truth' 'IVA'\"'\"'19 baseline' 'IVA'\"'\"'19 DAE-32' "
-             "'A2G baseline' 'A2G full' "
+             "'A2G baseline' 'A2G full' 'HA2G full' "
              f"--audio {IVA}/MFCC/test/inputs/demo_001.wav --out results/demo_demo_001.mp4",
 }
 REPORT_TITLES = (["mean pose", "IVA'19 baseline (MFCC)"]
@@ -98,7 +117,8 @@ REPORT_TITLES = (["mean pose", "IVA'19 baseline (MFCC)"]
                  + [f"PCA-{d} (MFCC)" for d in (8, 16, 32)]
                  + ["IVA'19 baseline (Spectro)"]
                  + [f"IVA'19 DAE-{d} (Spectro)" for d in (8, 16, 32)]
-                 + [f"A2G {v}" for v in VARIANTS])
+                 + [f"A2G {v}" for v in VARIANTS]
+                 + ["HA2G full", "HA2G holistic", "HA2G without HAL", "HA2G without contrastive"])
 
 
 def plan(path=SWEEP):
@@ -130,31 +150,42 @@ def test_demo_plan_runs_the_commands_of_the_bash_scripts():
     for name, command in EXPECTED.items():
         assert steps[name].shown == f"python {command}", name
     report = steps["report"].command
-    assert report[:8] == ["python", "evaluation/report.py", "--truth", f"{IVA}/MFCC:test",
-                          "--fgd", "demo/fgd_extractor", "--out", "results/report"]
-    methods = [report[i:i + 4] for i in range(8, len(report), 4)]
-    assert [m[1] for m in methods] == REPORT_TITLES
-    assert methods[3] == ["--method", "IVA'19 DAE-16 (MFCC)", f"{IVA}/runs/predicted/dae16_MFCC",
-                          f"{IVA}/MFCC"]
-    assert methods[-1] == ["--method", "A2G full", "demo/a2g_runs/a2g_full/test_samples",
-                           "demo/a2g"]
+    assert report[:10] == ["python", "evaluation/report.py", "--truth", f"{IVA}/MFCC:test",
+                           "--fgd", "demo/fgd_extractor", "--out", "results/report",
+                           "--segment", "10.0"]
+    methods = [report[i:i + 4] for i in range(10, len(report), 4) if report[i] == "--method"]
+    # one --method per seed, all under the method's title (the report stacks them)
+    assert [m[1] for m in methods] == ["mean pose", *(t for t in REPORT_TITLES[1:] for _ in SEEDS)]
+    assert ["--method", "IVA'19 DAE-16 (MFCC)", f"{IVA}/runs/predicted/dae16_MFCC_seed1",
+            f"{IVA}/MFCC"] in methods
+    assert methods[-1] == ["--method", "HA2G without contrastive",
+                           "demo/ha2g_runs/ha2g_no_contrastive_seed2/test_samples", "demo/ha2g"]
+    compare = report[10 + 4 * len(methods):]
+    assert compare[:3] == ["--compare", "IVA'19 DAE-16 (MFCC)", "IVA'19 baseline (MFCC)"]
+    assert compare[-3:] == ["--compare", "ground truth", "mismatched truth"]  # from the checks
 
 
 def test_demo_plan_order():
     names = [step.name for step in plan()]
-    iva19 = [f"{kind}-{m}" for m in IVA19_IDS[1:] for kind in ("train", "predict", "strip")]
-    a2g = [f"{kind}-a2g_{v}" for v in VARIANTS for kind in ("train", "samples")]
+    iva19 = [f"{kind}-{m}" for m in IVA19_RUNS[1:] for kind in ("train", "predict", "strip")]
+    a2g = [f"{kind}-a2g_{v}_seed{k}" for v in VARIANTS for k in SEEDS
+           for kind in ("train", "samples")]
+    ha2g = [f"{kind}-ha2g_{a}_seed{k}" for a in ABLATIONS for k in SEEDS
+            for kind in ("train", "samples")]
     reps = [f"{kind}-{rep}_{d}" for d in (8, 16, 32) for rep in ("dae", "pca")
             for kind in ("learn", "encode")]
     evaluation = ["ground-truth", *(f"evaluate-{m}" for m in
                                     ("ape", "mae", "jerk", "acceleration", "velocity",
                                      "hellinger")), "labels", "iva19-table"]
-    sampling = [f"sampling-a2g_{v}-seed{k}" for v in VARIANTS for k in runs(v, 5)]
-    bvh = [f"bvh-{m}" for m in ["ground_truth", *IVA19_IDS, *(f"a2g_{v}" for v in VARIANTS)]]
+    sampling = [f"sampling-a2g_{v}_seed{s}-seed{k}" for v in VARIANTS for s in SEEDS
+                for k in range(5)]
+    bvh = [f"bvh-{m}" for m in ["ground_truth", *IVA19_IDS, *(f"a2g_{v}" for v in VARIANTS),
+                                *(f"ha2g_{a}" for a in ABLATIONS)]]
     assert names == ["speaker", "prepare-MFCC", "vectors-MFCC", "prepare-Spectro",
-                     "vectors-Spectro", "prepare-a2g", "vectors-a2g", *reps,
-                     "predict-mean_pose", "strip-mean_pose", *iva19, *a2g, *evaluation,
-                     *sampling, "a2g-table", "fgd", "report", *bvh, "video", "viewer"]
+                     "vectors-Spectro", "prepare-a2g", "vectors-a2g", "prepare-ha2g",
+                     "vectors-ha2g", *reps, "predict-mean_pose", "strip-mean_pose", *iva19,
+                     *a2g, *ha2g, *evaluation, *sampling, "a2g-table", "fgd", "report", *bvh,
+                     "video", "viewer", "science-checks"]
 
 
 def test_make_demo_runs_rows_of_the_sweep_with_the_same_commands():
@@ -171,16 +202,19 @@ def test_make_demo_runs_rows_of_the_sweep_with_the_same_commands():
 def test_full_profile_changes_only_the_settings_of_make_demo_full():
     demo = {s.name: s.shown.replace("demo/", "demo_full/") for s in plan(SWEEP)}
     full = {s.name: s.shown for s in plan(FULL)}
-    extra = {f"sampling-a2g_{v}-seed{k}" for v in VARIANTS[1:] for k in range(5, 10)}
+    extra = {f"sampling-a2g_{v}_seed{s}-seed{k}" for v in VARIANTS for s in SEEDS
+             for k in range(5, 10)}
     assert set(full) - set(demo) == extra
     changed = {name for name in demo if demo[name] != full[name]}
     assert changed == {"vectors-MFCC", "vectors-Spectro", "a2g-table",
-                       *(f"train-{m}" for m in IVA19_IDS[1:]),
-                       *(f"train-a2g_{v}" for v in VARIANTS)}
+                       *(f"train-{m}" for m in IVA19_RUNS[1:]),
+                       *(f"train-a2g_{v}_seed{k}" for v in VARIANTS for k in SEEDS),
+                       *(f"train-ha2g_{a}_seed{k}" for a in ABLATIONS for k in SEEDS)}
     assert " demo_full/iva19_compare/MFCC 30 " in full["vectors-MFCC"]
-    assert full["train-dae8_MFCC"].split()[3] == "10"
-    assert full["train-a2g_full"].endswith("--seed 0 --steps 1600")
-    assert "demo_full/a2g_runs/a2g_full/eval/seed9 --out" in full["a2g-table"]
+    assert full["train-dae8_MFCC_seed0"].split()[3] == "10"
+    assert full["train-a2g_full_seed0"].endswith("--seed 0 --protocol official --steps 1600")
+    assert full["train-ha2g_full_seed1"].endswith("--seed 1 --epochs 20")
+    assert "demo_full/a2g_runs/a2g_full_seed2/eval/seed9 --out" in full["a2g-table"]
 
 
 def test_every_command_parses_with_its_step_parser():
@@ -190,7 +224,7 @@ def test_every_command_parses_with_its_step_parser():
             scripts.add(step.command[1])
             module = importlib.import_module(step.command[1].removesuffix(".py").replace("/", "."))
             module.parse_args(step.command[2:])
-    assert len(scripts) == 21
+    assert len(scripts) == 22
 
 
 def test_iva19_table_labels():
@@ -211,13 +245,14 @@ def test_labels_csv_has_the_motion_size_and_the_seconds(tmp_path_factory, tmp_pa
                                                 f'[datasets.MFCC]\ndir = "{data}"'))
     runs = [table.methods[m].runs[0] for m in ("mean_pose", "dae8_MFCC")]
     for kind, seconds in (("train", 40.2), ("predict", 9.1)):
-        write_json(rx.stamp_path(table, f"{kind}-dae8_MFCC"), {"command": [], "seconds": seconds})
+        write_json(rx.stamp_path(table, f"{kind}-dae8_MFCC_seed0"),
+                   {"command": [], "seconds": seconds})
     rx.write_labels(table, runs, tmp_path / "labels.csv")
     with open(tmp_path / "labels.csv") as f:
         rows = list(csv.reader(f))
     assert rows == [["name", "features", "model", "representation", "dim", "seconds"],
                     ["mean_pose", "-", "mean pose", "none", "96", "0"],
-                    ["dae8_MFCC", "MFCC", "proposed", "dae", "8", "49"]]
+                    ["dae8_MFCC_seed0", "MFCC", "proposed", "dae", "8", "49"]]
 
 
 def test_several_seeds_give_one_run_each(tmp_path):
@@ -226,8 +261,9 @@ def test_several_seeds_give_one_run_each(tmp_path):
     assert steps["train-baseline_MFCC_seed1"].shown.endswith("--seed 1")
     assert f"{IVA}/runs/models/dae8_MFCC_seed0 " in steps["train-dae8_MFCC_seed0"].shown
     assert "train-baseline_MFCC" not in steps
-    assert "IVA'19 DAE-8 (MFCC) (seed 1)" in steps["report"].command
-    assert "results/bvh/dae32_MFCC_seed0.bvh" in steps["video"].command
+    assert steps["report"].command.count("IVA'19 DAE-8 (MFCC)") == 2  # one method, two seeds
+    assert f"{IVA}/runs/predicted/dae8_MFCC_seed1" in steps["report"].command
+    assert "results/bvh/dae32_MFCC.bvh" in steps["video"].command  # its first seed's
     assert steps["labels"].command[2:5] == ["mean_pose", "baseline_MFCC_seed0",
                                             "baseline_MFCC_seed1"]
 
@@ -237,15 +273,16 @@ def test_a2g_seeds_are_sampling_runs_of_one_row(tmp_path):
                                                 "eval_runs = 1"))
     command = {s.name: s for s in rx.build_plan(table)}["a2g-table"].shown
     assert ("--method full demo/a2g_runs/a2g_full_seed0/eval/seed0 "
-            "demo/a2g_runs/a2g_full_seed1/eval/seed0 --out") in command
+            "--method full demo/a2g_runs/a2g_full_seed1/eval/seed0 --out") in command
 
 
 def test_only_runs_a_method_and_what_it_needs():
     table = rx.load_table(SWEEP)
     names = [s.name for s in rx.selected(rx.build_plan(table), ["dae8_Spectro"], table)]
     assert names == ["speaker", "prepare-MFCC", "vectors-MFCC", "prepare-Spectro",
-                     "vectors-Spectro", "learn-dae_8", "encode-dae_8", "train-dae8_Spectro",
-                     "predict-dae8_Spectro", "strip-dae8_Spectro", "bvh-dae8_Spectro"]
+                     "vectors-Spectro", "learn-dae_8", "encode-dae_8",
+                     *(f"{kind}-dae8_Spectro_seed{k}" for k in SEEDS
+                       for kind in ("train", "predict", "strip")), "bvh-dae8_Spectro"]
     with pytest.raises(PipelineError, match="--only: 'dae64_MFCC' is not one of"):
         rx.selected(rx.build_plan(table), ["dae64_MFCC"], table)
 
@@ -264,8 +301,18 @@ MFCC_ROW = '{ id = "mean_pose", family = "mean_pose", dataset = "MFCC", title = 
     (f"methods = [{MFCC_ROW}, {MFCC_ROW}]", "methods[1].id: 'mean_pose' appears twice"),
     ('methods = [{ id = "a b", family = "mean_pose", dataset = "MFCC", title = "m" }]',
      "methods[0].id: 'a b' cannot name a directory"),
-    ('methods = [{ id = "x", family = "ha2g", dataset = "MFCC", title = "x" }]',
-     "methods[0].family: 'ha2g' is not one of"),
+    ('methods = [{ id = "x", family = "beat", dataset = "MFCC", title = "x" }]',
+     "methods[0].family: 'beat' is not one of"),
+    ('methods = [{ id = "x", family = "ha2g", dataset = "ha2g", title = "x", ablation = "half" }]',
+     "methods[0].ablation: 'half' is not one of"),
+    ('checks = [{ name = "c", a = "nobody", metric = "ape", expect = "> 0" }]',
+     "checks[0].a: 'nobody' is not one of"),
+    ('checks = [{ name = "c", a = "a2g_full", metric = "ape", expect = "big" }]',
+     "checks[0].expect: 'big' is not one of"),
+    ('checks = [{ name = "c", a = "a2g_full", metric = "ape" }]', "checks[0].expect: missing"),
+    ("[datasets.MFCC]\nratios = [1, 2]", "datasets.MFCC.ratios: expected three numbers"),
+    ('[report]\ncomparisons = [["a2g_full", "nobody"]]',
+     "report.comparisons[0]: 'nobody' is not one of"),
     ('methods = [{ id = "x", family = "iva19", dataset = "MFCC" }]', "methods[0].title: missing"),
     ('methods = [{ id = "x", family = "iva19", dataset = "MFCC", title = "x", variant = "full" }]',
      "methods[0].variant: unknown key"),
@@ -401,3 +448,79 @@ def test_the_cli_prints_help():
                            "--help"], capture_output=True, text=True)
     assert done.returncode == 0
     assert "--only ID" in done.stdout
+
+
+# -- science checks ----------------------------------------------------------------------------
+
+CHECKS = [
+    {"name": "sync", "table": "report", "a": "ground truth", "b": "mismatched truth",
+     "metric": "beat_alignment", "expect": "> 0"},
+    {"name": "split samples", "table": "report", "a": "A2G split", "metric": "multimodality",
+     "expect": "> 0"},
+    {"name": "baseline deterministic", "table": "report", "a": "A2G baseline",
+     "metric": "multimodality", "expect": "= 0"},
+    {"name": "dae vs baseline", "table": "report", "a": "DAE", "b": "baseline", "metric": "ape",
+     "expect": "record"},
+]
+
+
+def fake_results(split_lo=0.5, sync_lo=0.1):
+    intervals = {"report": {"A2G split": {"multimodality": (1.0, split_lo, 1.5)},
+                            "A2G baseline": {"multimodality": (0.0, 0.0, 0.0)}}}
+    differences = {"report": {("ground truth", "mismatched truth"): {
+        "beat_alignment": (0.2, sync_lo, 0.3)}, ("DAE", "baseline"): {"ape": (-0.1, -0.3, 0.1)}}}
+    return intervals, differences
+
+
+def test_science_checks_on_a_fake_table():
+    outcome = rx.science_checks(CHECKS, *fake_results())
+    assert [r["verdict"] for r in outcome] == ["> 0", "> 0", "= 0", "includes 0"]
+    assert all(r["passed"] for r in outcome)  # the record check passes whatever it shows
+    assert outcome[0]["subject"] == "ground truth − mismatched truth"
+    failing = rx.science_checks(CHECKS, *fake_results(split_lo=-0.1, sync_lo=-0.05))
+    assert [r["passed"] for r in failing] == [False, False, True, True]
+    assert rx.interval_verdict(float("nan"), 1.0) == "-"
+    assert rx.interval_verdict(-1e-12, 1e-12) == "= 0"
+    with pytest.raises(PipelineError, match="no jerk of A2G split"):
+        rx.science_checks([{**CHECKS[1], "metric": "jerk"}], *fake_results())
+
+
+def write_fake_report(results, split_lo):
+    results.mkdir(parents=True, exist_ok=True)
+    header = "method,seeds,ape,ape_lo,ape_hi,multimodality,multimodality_lo,multimodality_hi"
+    rows = ["ground truth,1,0,0,0,,,", "mismatched truth,1,9,8,10,,,",
+            "IVA'19 DAE-16 (MFCC),3,5,4,6,,,", "IVA'19 baseline (MFCC),3,5.2,4.1,6.1,,,",
+            f"A2G split,3,8,7,9,1.0,{split_lo},1.4", "A2G full,3,8,7,9,1.1,0.8,1.3",
+            "A2G baseline,3,7,6,8,0,0,0", "mean pose,1,9,9,9,,,"]
+    (results / "report.csv").write_text("\n".join([header, *rows]) + "\n")
+    (results / "report_comparisons.csv").write_text(
+        "a,b,metric,difference,lo,hi,verdict,better\n"
+        "ground truth,mismatched truth,beat_alignment,0.3,0.2,0.4,> 0,-\n"
+        "IVA'19 DAE-16 (MFCC),IVA'19 baseline (MFCC),ape,-0.2,-0.5,0.1,includes 0,-\n"
+        "IVA'19 baseline (MFCC),mean pose,ape,-4,-5,-3,< 0,IVA'19 baseline (MFCC)\n"
+        "A2G split,A2G baseline,multimodality,0.5,0.2,0.8,> 0,A2G split\n")
+
+
+def test_the_checks_step_records_every_verdict_and_fails_loudly(tmp_path, capsys):
+    results = tmp_path / "results"
+    table = rx.load_table(write_table(tmp_path, f'results = "{results}"'))
+    assert {c["name"] for c in table.sections["checks"]} >= {"A2G split has multimodality"}
+    write_fake_report(results, split_lo=0.6)
+    outcome = rx.run_science_checks(table)
+    assert all(r["passed"] for r in outcome)
+    text = (results / "science_checks.md").read_text()
+    assert "| IVA'19 proposed DAE vs baseline APE | report | IVA'19 DAE-16 (MFCC) − IVA'19 " \
+           "baseline (MFCC) | ape | -0.2 [-0.5, 0.1] | includes 0 | record | recorded |" in text
+    assert "science check A2G split has multimodality" in capsys.readouterr().out
+    write_fake_report(results, split_lo=-0.1)
+    with pytest.raises(PipelineError, match=r"science checks failed: A2G split has "
+                                            r"multimodality \(A2G split multimodality") as error:
+        rx.run_science_checks(table)
+    assert "\n" not in str(error.value)
+    assert "| FAIL |" in (results / "science_checks.md").read_text()
+
+
+def test_reference_rows_are_the_scorings():
+    from evaluation.scoring import REFERENCES
+
+    assert rx.REFERENCE_ROWS == REFERENCES

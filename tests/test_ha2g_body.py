@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
+from data_processing.body import TED_JOINTS, TED_MAPS, derive_levels, kept_bones, make_body
 from data_processing.bvh import Skeleton, read_bvh
 from data_processing.demo_speaker import demo_skeleton
+from data_processing.dir_vec import DirVec, directions, positions_from_directions, unit
 from data_processing.files import PipelineError
 from data_processing.kinematics import forward_kinematics
 from data_processing.rotations import euler_to_matrix
-from ha2g.body import TED_JOINTS, TED_MAPS, derive_levels, kept_bones, make_body
 from ha2g.config import HA2GConfig, make_config
-from ha2g.representation import DirVec, directions, positions_from_directions, unit
 
 OFFICIAL_TED_LEVELS = [{0, 1, 2, 3, 6}, {4, 7}, {5, 8}]
 

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from data_processing.body import make_body
 from data_processing.demo_speaker import demo_skeleton
-from ha2g.body import make_body
+from data_processing.dir_vec import DirVec
 from ha2g.config import make_config
 from ha2g.data import Recording, Vocabulary, make_clips, speaker_of
 from ha2g.model import HA2G, level_columns
-from ha2g.representation import DirVec
 from ha2g.run import text_mode
 from tests.ha2g_fixtures import TINY
 from training.loop import set_seed

@@ -11,10 +11,10 @@ import soundfile
 import predict
 from data_processing.bvh import read_bvh
 from data_processing.dataset import DatasetMeta
+from data_processing.dir_vec import body_positions
 from data_processing.files import PipelineError, read_json
 from data_processing.motion import save_motion
 from evaluation.metrics import ape
-from ha2g.representation import body_positions
 from ha2g.sample import Sampler, clip_plan
 from ha2g.train import train
 from helpers.families import load_model

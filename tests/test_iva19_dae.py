@@ -43,3 +43,21 @@ def test_dae_known_values():
     np.testing.assert_allclose(model(x), expected, rtol=1e-6)
     loss = float(model.compute_losses(x)["loss"])
     assert loss == pytest.approx(np.mean((expected - x) ** 2), rel=1e-5)
+
+
+def test_the_loss_in_data_units_and_the_original_weight_decay():
+    """IVA'19 ``loss_reconstruction`` (error x max_val) plus 0.5 x ``tf.nn.l2_loss`` per matrix."""
+    import tensorflow as tf
+
+    scale = np.array([2.0, 10.0], "float32")
+    model = DenoisingAutoencoder(2, 2, dropout=0.0, l2=0.25, error_scale=scale)
+    x = np.array([[0.5, -0.2], [0.1, 0.3]], "float32")
+    error = np.asarray(model(x)) - x
+    loss = float(model.compute_losses(x)["loss"])
+    assert loss == pytest.approx(np.mean((error * scale) ** 2), rel=1e-5)
+    assert loss != pytest.approx(np.mean(error**2), rel=1e-2)
+    kernels = [part.layers[-1].kernel for part in (model.encoder, model.decoder)]
+    original = sum(0.5 * float(tf.nn.l2_loss(k)) for k in kernels)
+    assert float(sum(model.losses)) == pytest.approx(original, rel=1e-5)
+    with pytest.raises(ValueError, match="error_scale of shape"):
+        DenoisingAutoencoder(2, 2, error_scale=[1.0, 2.0, 3.0])

@@ -124,6 +124,9 @@ def test_speed_histograms_and_hellinger(tmp_path):
     distances = read_table(tmp_path / "result" / "hellinger_distances.csv")["distance"]
     assert distances["same"] == pytest.approx(0.0, abs=1e-9)
     assert distances["fast"] == pytest.approx(1.0)
+    first = (tmp_path / "result" / "hellinger_distances.csv").read_text().splitlines()[0]
+    assert "Hellinger (IVA'19 bins)" in first  # the name says the convention
+    assert "arange(0, 1 + w, w) in units/frame" in first
 
 
 def test_results_rows_and_table(layout, tmp_path):
@@ -148,3 +151,4 @@ def test_results_rows_and_table(layout, tmp_path):
     assert markdown[-1].startswith("| ground truth |")
     with pytest.raises(PipelineError, match="key=value"):
         collect_results.parse_labels(["oops"])
+

@@ -7,6 +7,7 @@ import pytest
 import soundfile
 
 import predict
+from data_processing import files
 from data_processing.bvh import read_bvh
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError, read_json, write_json
@@ -41,8 +42,23 @@ def test_file(data):
 
 
 def run_cli(*args):
+    """``predict.py ARGS`` in a new process (start-up and exit status of the real command)."""
     return subprocess.run([sys.executable, str(REPO / "predict.py"), *map(str, args)],
                           capture_output=True, text=True, check=False)
+
+
+def run_command(monkeypatch, capsys, *args):
+    """``predict.py ARGS`` as its ``__main__`` runs it (``run_cli``), in this process.
+
+    The same one-line error and exit status as :func:`run_cli` without a TensorFlow start-up
+    per case; :func:`run_cli` checks the real process once
+    (``test_the_old_model_file_form_says_what_to_pass``).
+    """
+    monkeypatch.setattr(sys, "argv", ["predict.py", *map(str, args)])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        files.run_cli(predict.main)
+    return subprocess.CompletedProcess(args, exit_info.value.code, *capsys.readouterr())
 
 
 def assert_one_line_error(done, *fragments):
@@ -130,11 +146,12 @@ def test_directory_mode_is_all_or_nothing(baseline, data, tmp_path):
 # -- bad input: one line, exit 1, no output ------------------------------------------------------
 
 
-def test_features_of_another_size(baseline, test_file, tmp_path):
+def test_features_of_another_size(baseline, test_file, tmp_path, monkeypatch, capsys):
     _, windows, _ = test_file
     short = np.load(windows)[:, :, :20]
     np.save(tmp_path / "X_test_a.npy", short)
-    done = run_cli(baseline, tmp_path / "X_test_a.npy", tmp_path / "out.txt")
+    done = run_command(monkeypatch, capsys, baseline, tmp_path / "X_test_a.npy",
+                       tmp_path / "out.txt")
     assert_one_line_error(done, "expects windows (T, 11, 26) of MFCC features",
                           f"found shape ({len(short)}, 11, 20)")
     assert not (tmp_path / "out.txt").exists()
@@ -150,23 +167,27 @@ def test_windows_of_another_feature_set(baseline, data, test_file, tmp_path):
     with pytest.raises(PipelineError, match="windows of Pros\\+MFCC features.*expects MFCC"):
         predict.main([str(baseline), str(other / "test_inputs" / windows.name),
                       str(tmp_path / "out.txt")])
+    write_json(other / "meta.json", {**meta, "mfcc_rate": "16k"})
+    with pytest.raises(PipelineError, match="MFCC rate 16k.*MFCC rate native"):
+        predict.main([str(baseline), str(other / "test_inputs" / windows.name),
+                      str(tmp_path / "out.txt")])
     assert not (tmp_path / "out.txt").exists()
 
 
-def test_missing_dae_checkpoint(proposed, test_file, tmp_path):
+def test_missing_dae_checkpoint(proposed, test_file, tmp_path, monkeypatch, capsys):
     _, windows, _ = test_file
     model = tmp_path / "m"
     shutil.copytree(proposed, model)
     card = read_json(model / "config.json")
     write_json(model / "config.json", {**card, "representation": str(tmp_path / "gone")})
-    done = run_cli(model, windows, tmp_path / "out.txt")
+    done = run_command(monkeypatch, capsys, model, windows, tmp_path / "out.txt")
     assert_one_line_error(done, "DIM-16 codes", "gone", "missing")
     assert not (tmp_path / "out.txt").exists()
 
 
-def test_unreadable_wav(baseline, tmp_path):
+def test_unreadable_wav(baseline, tmp_path, monkeypatch, capsys):
     (tmp_path / "bad.wav").write_bytes(b"not audio at all")
-    done = run_cli(baseline, tmp_path / "bad.wav", tmp_path / "out.txt")
+    done = run_command(monkeypatch, capsys, baseline, tmp_path / "bad.wav", tmp_path / "out.txt")
     assert_one_line_error(done, "bad.wav", "not a readable audio file")
     assert not (tmp_path / "out.txt").exists()
 

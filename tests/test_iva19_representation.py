@@ -90,8 +90,47 @@ def test_dae_noise_is_scaled_by_the_data(data, tmp_path):
     meta, arrays = data
     learn_dae(meta, tmp_path / "dae", 2, DAESettings(epochs=1, noise_ratio=0.05))
     info = json.loads((tmp_path / "dae" / "config.json").read_text())
-    normalised = Normaliser.from_dataset(meta).forward(arrays["train"])
+    normalised = Normaliser.from_dataset(meta, "iva19").forward(arrays["train"])
     assert info["noise_std"] == pytest.approx(0.05 * normalised.std(), rel=1e-5)
+
+
+def test_each_normaliser_scales_its_training_data_to_one(data):
+    meta, arrays = data
+    train = arrays["train"]
+    original = Normaliser.from_dataset(meta, "iva19")  # max|Y_train|, uncentred
+    np.testing.assert_allclose(np.abs(train).max(0) / original.scale, 1.0, rtol=1e-6)
+    centred = Normaliser.from_dataset(meta, "centred")  # max|Y_train - mean|
+    np.testing.assert_allclose(np.abs(centred.forward(train)).max(0), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(original.mean, centred.mean)
+    assert (original.scale > centred.scale).any()  # the offset of 20 units counts in one only
+    with pytest.raises(PipelineError, match="--normalisation 'other': expected one of"):
+        Normaliser.from_dataset(meta, "other")
+
+
+@pytest.mark.parametrize(("normalisation", "l2", "scale"), [
+    ("iva19", 0.25, "max|Y|"), ("centred", 1e-6, "max|Y - mean|")])
+def test_the_dae_records_its_normalisation(data, tmp_path, normalisation, l2, scale):
+    """The default is the original recipe; the directory says which one it was trained with."""
+    meta, arrays = data
+    settings = DAESettings(epochs=1) if normalisation == "iva19" else DAESettings(
+        epochs=1, normalisation="centred")
+    dae = learn_dae(meta, tmp_path / "dae", 2, settings)
+    recorded = dae.info["settings"]
+    assert (recorded["normalisation"], recorded["l2"]) == (normalisation, l2)
+    expected = (np.abs(arrays["train"]) if scale == "max|Y|" else
+                np.abs(arrays["train"] - meta.stat("motion_mean"))).max(0)
+    np.testing.assert_allclose(dae.normaliser.scale, expected, rtol=1e-6)
+    with pytest.raises(PipelineError, match="another .*normalisation"):
+        learn_dae(meta, tmp_path / "dae", 2, DAESettings(
+            epochs=1, normalisation="centred" if normalisation == "iva19" else "iva19"))
+
+
+def test_the_pca_records_its_normalisation(data, tmp_path):
+    meta, arrays = data
+    assert fit_pca(meta, tmp_path / "a", 3).info["settings"]["normalisation"] == "centred"
+    pca = fit_pca(meta, tmp_path / "b", 3, normalisation="iva19")
+    assert pca.info["settings"]["normalisation"] == "iva19"
+    np.testing.assert_allclose(pca.normaliser.scale, np.abs(arrays["train"]).max(0), rtol=1e-6)
 
 
 def test_dae_training_resumes(data, tmp_path):

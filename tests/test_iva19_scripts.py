@@ -1,4 +1,5 @@
-"""The IVA'19 example scripts: the proposed model end to end with a tiny budget (1 epoch).
+"""The IVA'19 example scripts: the proposed model end to end with a tiny budget (1 epoch of 4
+batches).
 
 The comparison of every model (formerly ``iva19_compare.sh``) is the experiment table run by
 ``helpers/run_experiments.py``: see ``test_experiments.py``.
@@ -19,8 +20,8 @@ SCRIPTS = sorted((REPO / "example_scripts").glob("*.sh"))
 
 
 def run_script(name, env, *args):
-    full = {**os.environ, "PYTHON": sys.executable, "EPOCHS": "1", "AE_EPOCHS": "2",
-            "SEED": "0", **{k: str(v) for k, v in env.items()}}
+    full = {**os.environ, "PYTHON": sys.executable, "EPOCHS": "1", "BATCH_SIZE": "1024",
+            "AE_EPOCHS": "2", "SEED": "0", **{k: str(v) for k, v in env.items()}}
     done = subprocess.run(["bash", str(REPO / "example_scripts" / name), *args], env=full,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -5,7 +5,7 @@ import pytest
 from data_processing import create_vector, prepare_data
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError
-from evaluation import report, scoring
+from evaluation import intervals, report, scoring
 from evaluation.fgd_extractor import train_extractor
 from tests.test_fgd import TINY
 
@@ -112,35 +112,108 @@ def test_missing_or_extra_ids_are_one_line_errors(iva19_data, tmp_path):
         report.load_method("broken", broken, iva19_data, reference)
 
 
-def test_cli_writes_the_report_with_fgd_and_plots(iva19_data, a2g_data, tmp_path):
+def test_cli_writes_the_report_with_fgd_plots_seeds_and_comparisons(iva19_data, a2g_data,
+                                                                    tmp_path):
     extractor = tmp_path / "extractor"
     train_extractor(iva19_data, extractor, seed=0, **TINY)
     copy = write_method(tmp_path / "copy", iva19_data, lambda a, rng: a)
     noisy = write_method(tmp_path / "noisy", iva19_data,
                          lambda a, rng: a + rng.normal(0.0, 3.0, a.shape))
+    noisy2 = write_method(tmp_path / "noisy2", iva19_data,
+                          lambda a, rng: a + rng.normal(0.0, 3.0, a.shape) + 0.5)
     rot6d = write_method(tmp_path / "rot6d", a2g_data, lambda a, rng: a, key="rot6d")
     out = tmp_path / "results" / "report"
     assert report.main(["--truth", f"{iva19_data}:test", "--fgd", str(extractor),
-                        "--out", str(out),
+                        "--out", str(out), "--boot", "300",
                         "--method", "copy", str(copy), str(iva19_data),
                         "--method", "noisy", str(noisy), str(iva19_data),
-                        "--method", "A2G data", str(rot6d), str(a2g_data)]) == 0
+                        "--method", "noisy", str(noisy2), str(iva19_data),  # a second seed
+                        "--method", "A2G data", str(rot6d), str(a2g_data),
+                        "--compare", "noisy", "copy"]) == 0
     table = pd.read_csv(out.with_suffix(".csv"), index_col="method")
-    assert list(table.index) == [report.TRUTH, "copy", "noisy", "A2G data"]
+    assert list(table.index) == [*scoring.REFERENCES, "copy", "noisy", "A2G data"]
+    assert table.loc["noisy", "seeds"] == 2
+    assert table.loc["copy", "seeds"] == 1
     assert table.loc[report.TRUTH, "fgd"] == pytest.approx(0.0, abs=1e-6)
     assert table.loc["copy", "fgd"] == pytest.approx(0.0, abs=1e-6)
     assert table.loc["noisy", "fgd"] > 10 * table.loc["A2G data", "fgd"]
+    assert table.loc["noisy", "ape_lo"] <= table.loc["noisy", "ape"] <= table.loc["noisy",
+                                                                                  "ape_hi"]
+    assert table.loc["noisy", "ape_lo"] < table.loc["noisy", "ape_hi"]  # two seeds differ
+    compared = pd.read_csv(out.with_name("report_comparisons.csv"))
+    first = compared.iloc[0]
+    assert (first["a"], first["b"]) == (scoring.TRUTH, scoring.MISMATCHED)
+    ape = compared[(compared["a"] == "noisy") & (compared["metric"] == "ape")].iloc[0]
+    assert ape["verdict"] == "> 0"
+    assert ape["better"] == "copy"
     text = out.with_suffix(".md").read_text()
-    assert "| method | APE | MAE |" in text
-    assert "| noisy |" in text
+    assert "| method | seeds | APE | MAE |" in text
+    assert "| noisy | 2 |" in text
+    assert "mismatched truth" in text
+    assert "torso length" in text
+    assert "sigma 0.1 s" in text
+    assert "| noisy − copy | APE |" in text
     for suffix in ("_metrics.png", "_speed.png"):
         png = out.with_name("report" + suffix)
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png.name})" in text
     assert not list(out.parent.glob(".partial-*"))
-    with pytest.raises(PipelineError, match="unique"):
+    with pytest.raises(PipelineError, match="given twice"):
         report.main(["--truth", f"{iva19_data}:test", "--method", "a", str(copy), str(iva19_data),
-                     "--method", "a", str(noisy), str(iva19_data)])
+                     "--method", "a", str(copy), str(iva19_data)])
+    with pytest.raises(PipelineError, match="reference row"):
+        report.main(["--truth", f"{iva19_data}:test", "--method", scoring.MISMATCHED, str(copy),
+                     str(iva19_data)])
+    with pytest.raises(PipelineError, match="--compare: no method 'nobody'"):
+        report.main(["--truth", f"{iva19_data}:test", "--method", "a", str(copy), str(iva19_data),
+                     "--compare", "a", "nobody", "--out", str(tmp_path / "x")])
+
+
+def test_reference_rows_are_the_floor_and_the_ceiling(iva19_data):
+    reference = report.build_reference(f"{iva19_data}:test")
+    rows = {m.name: scoring.score_method(m, reference)
+            for m in scoring.reference_methods(reference)}
+    truth, other, still = (rows[name] for name in scoring.REFERENCES)
+    assert truth == pytest.approx(scoring.truth_row(reference), nan_ok=True)
+    assert truth["ape"] == 0.0
+    assert truth["pck"] == 1.0
+    # Another file's truth: natural motion, so the same motion statistics (the two test files
+    # swapped, equal lengths), but far from this file's truth and out of step with its speech.
+    assert other["ape"] > 1.0
+    assert other["pck"] < 1.0
+    for column in ("acceleration", "jerk", "diversity", "l1div"):
+        assert other[column] == pytest.approx(truth[column]), column
+    assert other["hellinger"] == pytest.approx(0.0, abs=1e-9)
+    # The still training mean pose: no motion at all, no motion beats.
+    for column in ("jerk", "diversity", "l1div"):
+        assert still[column] == pytest.approx(0.0, abs=1e-9), column
+    assert still["beat_alignment"] == 0.0
+    assert still["ape"] > 0.0
+
+
+def test_a_method_equal_to_the_truth_has_the_truth_row(iva19_data, tmp_path):
+    reference = report.build_reference(f"{iva19_data}:test")
+    copies = [report.load_method("copy", write_method(tmp_path / f"copy{k}", iva19_data,
+                                                      lambda a, rng: a), iva19_data, reference)
+              for k in range(2)]  # two seeds, both the truth
+    scores = scoring.score_rows(reference, {"copy": copies})
+    boot = intervals.Bootstrap(reference.n_segments, n_boot=200, reference=reference)
+    table = intervals.interval_table(scores, boot)
+    columns = [c for c in table.columns if c != "seeds" and not c.startswith("multimodality")]
+    np.testing.assert_allclose(table.loc["copy", columns].to_numpy(dtype=float),
+                               table.loc[report.TRUTH, columns].to_numpy(dtype=float))
+    compared = intervals.comparisons(scores, [("copy", report.TRUTH)], boot)
+    same = compared[compared["a"] == "copy"]
+    assert (same["difference"] == 0.0).all()
+    assert (same["verdict"] == "includes 0").all()
+
+
+def test_body_scale_is_the_torso_and_segments_cut_the_files(iva19_data):
+    reference = report.build_reference(f"{iva19_data}:test", segment=4.0)
+    assert reference.segments == [3, 3]  # 12-s files, 4-s segments
+    assert reference.n_segments == 6
+    assert reference.threshold == pytest.approx(0.2 * 54.0)  # root to neck, not the arm span
+    assert scoring.frame_segments(7, 3).tolist() == [0, 0, 0, 1, 1, 2, 2]
 
 
 def test_the_two_protocols_agree_on_root_pinned_motion(iva19_data, tmp_path):
@@ -180,3 +253,15 @@ def test_the_a2g_protocol_keeps_the_root_translation(a2g_data, tmp_path):
 def test_unknown_protocol_is_a_one_line_error(iva19_data):
     with pytest.raises(PipelineError, match="unknown protocol 'paper' \\(use report, a2g\\)"):
         report.build_reference(f"{iva19_data}:test", protocol="paper")
+
+
+def test_the_same_inputs_give_bit_identical_tables(iva19_data, tmp_path):
+    noisy = write_method(tmp_path / "noisy", iva19_data,
+                         lambda a, rng: a + rng.normal(0.0, 1.0, a.shape))
+    outs = [tmp_path / f"out{k}" / "report" for k in range(2)]
+    for out in outs:
+        assert report.main(["--truth", f"{iva19_data}:test", "--out", str(out), "--boot", "200",
+                            "--method", "noisy", str(noisy), str(iva19_data)]) == 0
+    for suffix in (".csv", "_comparisons.csv"):
+        first, second = (out.with_name("report" + suffix).read_bytes() for out in outs)
+        assert first == second, suffix

@@ -7,7 +7,7 @@ import pytest
 
 import train
 from data_processing.dataset import DatasetMeta
-from data_processing.files import PipelineError, read_json, save_array
+from data_processing.files import PipelineError, read_json, save_array, write_json
 from speech_encoder.model import (
     IVA19Model,
     ModelCard,
@@ -130,6 +130,8 @@ def test_saved_model_and_run_directory(baseline, data):
     assert (card.predicts, card.output_size, card.motion_size) == ("motion", 96, 96)
     assert (card.features, card.fps, card.n_context, card.feature_size) == (
         meta.features, meta.fps, meta.n_context, meta.feature_size)
+    assert card.mfcc_rate == "native"  # the dataset's (the original recipe, by default)
+    assert card.training["seed"] == shared.SEED
     run_dir = baseline
     assert (run_dir / "model.keras").is_file()
     assert (run_dir / "skeleton.json").is_file()
@@ -139,6 +141,14 @@ def test_saved_model_and_run_directory(baseline, data):
     assert (run_dir / "loss_curve.png").is_file()
     assert any((run_dir / "logs").iterdir())
     assert card.training["best_epoch"] == int(history.dev_loss.idxmin()) + 1
+
+
+def test_a_card_without_the_mfcc_rate_is_a_16k_model(baseline, tmp_path):
+    """Models trained before the option computed their MFCC at 16 kHz."""
+    card = read_json(baseline / "config.json")
+    del card["mfcc_rate"]
+    write_json(tmp_path / "config.json", card)
+    assert ModelCard.load(tmp_path).mfcc_rate == "16k"
 
 
 def test_rerunning_a_finished_training_resumes_it(baseline, data, tmp_path):

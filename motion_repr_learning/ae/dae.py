@@ -4,12 +4,15 @@
 layer back to D, each preceded by dropout; Gaussian noise is added to the input during
 training. Inputs are normalised motion vectors (see
 :mod:`motion_repr_learning.ae.representation`); the loss is their mean squared reconstruction
-error (the Trainer adds the L2 penalty of the weights).
+error, in normalised units or, with ``error_scale`` (the normalisation's scale), in the data's
+units as the original ``utils.loss_reconstruction`` (the Trainer adds the L2 penalty of the
+weights).
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 
 class DenoisingAutoencoder(keras.Model):
@@ -29,10 +32,15 @@ class DenoisingAutoencoder(keras.Model):
         L2 penalty on both weight matrices.
     seed : int, optional
         Seed of dropout and noise.
+    error_scale : array-like [shape=(output_size,)], optional
+        The reconstruction error is multiplied by it before squaring: with the
+        normalisation's scale the loss is in the data's units (IVA'19). ``None``: normalised
+        units.
     """
 
     def __init__(self, output_size: int, dim: int, *, noise_std: float = 0.0,
-                 dropout: float = 0.1, l2: float = 0.0, seed: int | None = None, **kwargs):
+                 dropout: float = 0.1, l2: float = 0.0, seed: int | None = None,
+                 error_scale=None, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("output_size", output_size), ("dim", dim)):
             if int(value) <= 0:
@@ -43,6 +51,10 @@ class DenoisingAutoencoder(keras.Model):
             raise ValueError(f"Expected 0 <= dropout < 1. Received: dropout={dropout}")
         self.output_size, self.dim = int(output_size), int(dim)
         self.noise_std, self.dropout, self.l2, self.seed = noise_std, dropout, l2, seed
+        self.error_scale = None if error_scale is None else np.asarray(error_scale, np.float32)
+        if self.error_scale is not None and self.error_scale.shape != (self.output_size,):
+            raise ValueError(f"Expected error_scale of shape ({self.output_size},). "
+                             f"Received: {self.error_scale.shape}")
         seeds = (None, None, None) if seed is None else (seed, seed + 1, seed + 2)
         self.noise = keras.layers.GaussianNoise(noise_std, seed=seeds[0])
         self.encoder = self._layer(dim, seeds[1], "encoder")
@@ -67,12 +79,19 @@ class DenoisingAutoencoder(keras.Model):
         return self.decoder(self.encoder(noisy, training=training), training=training)
 
     def compute_losses(self, batch, training=False) -> dict:
-        """Reconstruction MSE of a batch of normalised motion vectors."""
+        """Reconstruction MSE of a batch of normalised motion vectors ``(B, D)``.
+
+        ``mean(((output - batch) * error_scale) ** 2)``: in the data's units with the
+        normalisation's scale, else in normalised units.
+        """
         error = self(batch, training=training) - batch
+        if self.error_scale is not None:
+            error = error * self.error_scale
         return {"loss": keras.ops.mean(keras.ops.square(error))}
 
     def get_config(self) -> dict:
         """Constructor arguments."""
         return {**super().get_config(), "output_size": self.output_size, "dim": self.dim,
                 "noise_std": self.noise_std, "dropout": self.dropout, "l2": self.l2,
-                "seed": self.seed}
+                "seed": self.seed,
+                "error_scale": None if self.error_scale is None else self.error_scale.tolist()}

@@ -13,8 +13,21 @@ layout, so ``encode_dataset.py``, ``decode.py`` and ``predict.py`` work with eit
     CHKPT_DIR/pca_components.npy    (DIM, D) principal axes             [pca]
     CHKPT_DIR/pca_mean.npy          (D,) mean of the normalised data    [pca]
 
-Normalisation (IVA'19): ``(Y - motion_mean) / motion_absmax`` with the statistics that
-``create_vector.py`` saved from the training split, never recomputed.
+Normalisation ``(Y - mean) / scale``, per column, from the training split, computed once
+when the representation is learned and saved in its directory (never recomputed), by name
+(:data:`NORMALISATIONS`, the ``normalisation`` setting in ``config.json``):
+
+``iva19`` (the DAE's default: the original recipe)
+    ``mean = motion_mean``, ``scale = max|Y_train|`` of the *uncentred* training motion, as the
+    original ``utils.prepare_motion_data`` (``max_val = np.amax(np.absolute(Y_train), axis=0)``);
+    the DAE's loss is then in the data's units (the error times ``scale``, as
+    ``utils.loss_reconstruction``) plus weight decay.
+``centred`` (this project's choice; the PCA's default)
+    ``mean = motion_mean``, ``scale = motion_absmax = max|Y_train - mean|`` (the statistic
+    ``create_vector.py`` saved), so every normalised training value lies in ``[-1, 1]``, the
+    range of the decoder's tanh; the DAE's loss is in normalised units.
+
+A column whose scale is 0 (a pinned root) gets scale 1 (its values are 0 either way).
 
 The DAE (:mod:`motion_repr_learning.ae.dae`) is trained here with Gaussian input noise whose
 standard deviation is ``noise_ratio`` times the scalar standard deviation of the normalised
@@ -26,7 +39,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +54,19 @@ KINDS = ("dae", "pca")
 INFO = CONFIG
 ENCODING_INFO = "encoding.json"
 CHUNK = 65536  # rows per forward pass when encoding or decoding long arrays
+
+NORMALISATIONS = ("iva19", "centred")
+"""Named motion normalisations (see the module docstring)."""
+
+ORIGINAL_WEIGHT_DECAY = 0.25
+"""The original's weight decay in Keras' convention (``l2 * sum(W ** 2)`` per weight matrix).
+
+IVA'19 ``DAE._create_variables`` adds ``weight_decay * tf.nn.l2_loss(W)`` with
+``weight_decay = 0.5`` (``utils/flags.py``); ``tf.nn.l2_loss(W) = sum(W ** 2) / 2``.
+"""
+
+CENTRED_WEIGHT_DECAY = 1e-6
+"""This project's weight decay with the ``centred`` normalisation (loss in normalised units)."""
 
 
 @dataclass
@@ -58,12 +84,17 @@ class DAESettings:
         Dropout rate before each layer (keep probability 0.9 in IVA'19).
     noise_ratio : float >= 0
         Input noise std as a fraction of the normalised data's std (0.05).
-    l2 : float >= 0
-        L2 penalty on the weights.
+    l2 : float >= 0, optional
+        L2 penalty on both weight matrices, ``l2 * sum(W ** 2)`` each; ``None``: the
+        normalisation's own (:meth:`resolved`).
     patience : int > 0, optional
         Early stopping on the dev loss after this many epochs without improvement.
     seed : int
         Seed of initialisation, shuffling, dropout and noise.
+    normalisation : str
+        ``iva19`` (the original: scale ``max|Y_train|``, loss in the data's units) or
+        ``centred`` (ours: scale ``max|Y_train - mean|``, loss in normalised units); see
+        :data:`NORMALISATIONS`.
     """
 
     epochs: int = 20
@@ -71,9 +102,30 @@ class DAESettings:
     learning_rate: float = 1e-4
     dropout: float = 0.1
     noise_ratio: float = 0.05
-    l2: float = 1e-6
+    l2: float | None = None
     patience: int | None = 5
     seed: int = 0
+    normalisation: str = "iva19"
+
+    def resolved(self) -> DAESettings:
+        """These settings with ``l2`` filled in (``None``: the normalisation's own).
+
+        :data:`ORIGINAL_WEIGHT_DECAY` with ``iva19`` (0.5 x ``tf.nn.l2_loss``),
+        :data:`CENTRED_WEIGHT_DECAY` with ``centred``.
+        """
+        check_normalisation(self.normalisation)
+        if self.l2 is not None:
+            return self
+        l2 = ORIGINAL_WEIGHT_DECAY if self.normalisation == "iva19" else CENTRED_WEIGHT_DECAY
+        return replace(self, l2=l2)
+
+
+def check_normalisation(name: str) -> str:
+    """``name`` if it is one of :data:`NORMALISATIONS`, else a one-line error."""
+    if name not in NORMALISATIONS:
+        raise PipelineError(f"--normalisation {name!r}: expected one of "
+                            f"{', '.join(NORMALISATIONS)}")
+    return name
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,7 +134,7 @@ class DAESettings:
 
 @dataclass
 class Normaliser:
-    """IVA'19 motion normalisation ``(Y - mean) / scale`` (``motion_mean``, ``motion_absmax``).
+    """Motion normalisation ``(Y - mean) / scale`` (see the module docstring).
 
     Parameters
     ----------
@@ -93,10 +145,17 @@ class Normaliser:
     scale: np.ndarray
 
     @classmethod
-    def from_dataset(cls, meta: DatasetMeta) -> Normaliser:
-        """The statistics ``create_vector.py`` saved for the training split."""
-        return cls(meta.stat("motion_mean").astype(np.float32),
-                   meta.stat("motion_absmax").astype(np.float32))
+    def from_dataset(cls, meta: DatasetMeta, normalisation: str) -> Normaliser:
+        """The named normalisation of ``meta``'s training split.
+
+        ``centred``: the ``motion_mean`` and ``motion_absmax`` that ``create_vector.py`` saved;
+        ``iva19``: ``motion_mean`` and ``max|Y_train|`` of ``Y_train.npy`` (uncentred).
+        """
+        mean = meta.stat("motion_mean").astype(np.float32)
+        if check_normalisation(normalisation) == "centred":
+            return cls(mean, meta.stat("motion_absmax").astype(np.float32))
+        absmax = np.abs(_split_motion(meta, "train")).max(axis=0)
+        return cls(mean, np.where(absmax > 1e-6, absmax, 1.0).astype(np.float32))
 
     @classmethod
     def load(cls, path) -> Normaliser:
@@ -257,7 +316,7 @@ def _start(chkpt_dir: Path, meta: DatasetMeta, kind: str, dim: int, settings: di
                                 "(only --epochs may change, to train on)")
     if not 0 < dim <= meta.output_size:
         raise PipelineError(f"--dim must be in [1, {meta.output_size}] (D), got {dim}")
-    Normaliser.from_dataset(meta).save(chkpt_dir)
+    Normaliser.from_dataset(meta, settings["normalisation"]).save(chkpt_dir)
     _write_info(chkpt_dir, info)
     return info
 
@@ -280,7 +339,13 @@ def _split_motion(meta: DatasetMeta, split: str) -> np.ndarray:
 
 
 def learn_dae(meta: DatasetMeta, chkpt_dir, dim: int, settings: DAESettings) -> Representation:
-    """Train (or resume training) the DAE on ``Y_train`` with early stopping on ``Y_dev``."""
+    """Train (or resume training) the DAE on ``Y_train`` with early stopping on ``Y_dev``.
+
+    Seeded by ``settings.seed`` (:func:`training.loop.set_seed`: initialisation, op
+    determinism; the shuffling order of :func:`training.data.shuffled_batches`; the dropout
+    and noise generators, checkpointed by the Trainer), so two runs with one seed on one
+    machine give identical weights. ``config.json`` records the resolved settings.
+    """
     import keras
     import tensorflow as tf
 
@@ -289,14 +354,17 @@ def learn_dae(meta: DatasetMeta, chkpt_dir, dim: int, settings: DAESettings) -> 
     from training.loop import Trainer, set_seed
 
     chkpt_dir = Path(chkpt_dir)
+    settings = settings.resolved()
     info = _start(chkpt_dir, meta, "dae", dim, asdict(settings))
-    normaliser = Normaliser.from_dataset(meta)
+    normaliser = Normaliser.load(chkpt_dir)
     train = normaliser.forward(_split_motion(meta, "train"))
     dev = normaliser.forward(_split_motion(meta, "dev"))
     noise_std = settings.noise_ratio * float(train.std())
+    error_scale = normaliser.scale if settings.normalisation == "iva19" else None
     set_seed(settings.seed)
     model = DenoisingAutoencoder(meta.output_size, dim, noise_std=noise_std,
-                                 dropout=settings.dropout, l2=settings.l2, seed=settings.seed)
+                                 dropout=settings.dropout, l2=settings.l2, seed=settings.seed,
+                                 error_scale=error_scale)
     trainer = Trainer(model, keras.optimizers.Adam(settings.learning_rate), chkpt_dir)
     batches = shuffled_batches(train, batch_size=settings.batch_size, seed=settings.seed,
                                drop_remainder=len(train) >= settings.batch_size)
@@ -306,13 +374,18 @@ def learn_dae(meta: DatasetMeta, chkpt_dir, dim: int, settings: DAESettings) -> 
     return _finish(chkpt_dir, info, noise_std=noise_std, best_epoch=result.best_epoch)
 
 
-def fit_pca(meta: DatasetMeta, chkpt_dir, dim: int, *, seed: int = 0) -> Representation:
-    """Fit the PCA reference representation (scikit-learn) on the normalised ``Y_train``."""
+def fit_pca(meta: DatasetMeta, chkpt_dir, dim: int, *, seed: int = 0,
+            normalisation: str = "centred") -> Representation:
+    """Fit the PCA reference representation (scikit-learn) on the normalised ``Y_train``.
+
+    Its default normalisation is ``centred``: the PCA minimises the error in normalised units,
+    which the uncentred ``iva19`` scale would weight towards joints near the origin.
+    """
     from sklearn.decomposition import PCA
 
     chkpt_dir = Path(chkpt_dir)
-    info = _start(chkpt_dir, meta, "pca", dim, {"seed": seed})
-    train = Normaliser.from_dataset(meta).forward(_split_motion(meta, "train"))
+    info = _start(chkpt_dir, meta, "pca", dim, {"seed": seed, "normalisation": normalisation})
+    train = Normaliser.load(chkpt_dir).forward(_split_motion(meta, "train"))
     pca = PCA(n_components=dim, svd_solver="full", random_state=seed).fit(train)
     save_array(chkpt_dir / "pca_components.npy", pca.components_.astype(np.float32))
     save_array(chkpt_dir / "pca_mean.npy", pca.mean_.astype(np.float32))

@@ -3,7 +3,7 @@
 Conventions (the official code's, Liu et al., CVPR'22):
 
 * a frame is the unit direction ``(p_child - p_parent) / |p_child - p_parent|`` of every bone of
-  the :class:`~ha2g.body.Body`, flattened to ``3 B`` values, bone after bone;
+  the :class:`~data_processing.body.Body`, flattened to ``3 B`` values, bone after bone;
 * the model sees ``dir_vec - mean_dir_vec``, the mean over every frame of the training split;
   its outputs are not renormalised (the FGD of the official code scores them as they are);
 * positions come back from directions and the skeleton's rest bone lengths, root at its rest
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from data_processing.body import Body
 from data_processing.bvh import Skeleton
 from data_processing.kinematics import depth_levels
-from ha2g.body import Body
 
 EPSILON = 1e-8
 

@@ -1,7 +1,10 @@
-"""The body HA2G sees: its joints, its bones, the pose levels of the cascade, the arm angles.
+"""Body layouts over a skeleton: joints, bones, pose levels along the kinematic chain, limb angles.
+
+HA2G's pose cascade (:mod:`ha2g`) and the TED Gesture FGD protocol
+(:mod:`evaluation.fgd_extractor`) share them.
 
 A *bone* is a joint and its parent; its direction is what the model predicts (see
-:mod:`ha2g.representation`). Bones are named by their child joint, in skeleton order.
+:mod:`data_processing.dir_vec`). Bones are named by their child joint, in skeleton order.
 
 Two bodies (``HA2GConfig.joints``):
 
