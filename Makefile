@@ -3,20 +3,29 @@
 #   make test   lint + the test suite
 # Both create .venv if it is missing and install requirements.txt: the project (editable) with
 # the dependencies pyproject.toml declares.
+# GPU=1 (any target: make demo GPU=1, make test GPU=1) installs requirements-gpu.txt instead:
+# TensorFlow's CUDA build (tensorflow[and-cuda]) in place of tensorflow-cpu; without GPU=1 the
+# next make puts the CPU build back.
 
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+GPU ?=
+REQUIREMENTS := $(if $(GPU),requirements-gpu.txt,requirements.txt)
+STAMP := $(VENV)/.installed$(if $(GPU),-gpu)
+OTHER_STAMP := $(VENV)/.installed$(if $(GPU),,-gpu)
+OTHER_TENSORFLOW := $(if $(GPU),tensorflow-cpu,tensorflow)
 
 .PHONY: demo demo-sweep demo-full chromium test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): requirements.txt pyproject.toml | $(BIN)/python
+$(STAMP): $(REQUIREMENTS) pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -r requirements.txt
+	@if [ -e $(OTHER_STAMP) ]; then $(BIN)/python -m pip uninstall -y $(OTHER_TENSORFLOW); fi
+	$(BIN)/python -m pip install -r $(REQUIREMENTS)
+	rm -f $(OTHER_STAMP)
 	touch $@
 
 demo: $(STAMP)
@@ -57,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_iva19.py
 	$(BIN)/python benchmarks/bench_a2g.py
+	$(BIN)/python benchmarks/bench_speed.py
 
 clean:
 	rm -rf demo demo_full results .pytest_cache .ruff_cache

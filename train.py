@@ -21,24 +21,16 @@ import argparse
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError, check_range, claim_run, file_sha256, run_cli
 from motion_repr_learning.ae.representation import ENCODING_INFO
-from speech_encoder.model import (
-    EVAL_BATCH,
-    ModelCard,
-    NetworkConfig,
-    Targets,
-    TrainSettings,
-    build_model,
-    check_model_dir,
-    encoded_targets,
-    load_windows,
-    motion_targets,
-    save_model,
-    window_dataset,
-)
+from speech_encoder.config import NetworkConfig, TrainSettings
+from training.precision import PRECISIONS
+
+if TYPE_CHECKING:
+    from speech_encoder.model import ModelCard, Targets
 
 log = logging.getLogger(__name__)
 DEFAULTS = TrainSettings()
@@ -77,6 +69,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed")
     parser.add_argument("--mirrored", action="store_true",
                         help="train under tf.distribute.MirroredStrategy (all local GPUs)")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="number format of the network (default float32; mixed_bfloat16 "
+                             "pays off only with bf16 hardware: README, Speed)")
     args = parser.parse_args(argv)
     if args.encode and args.dim is None:
         parser.error("ENCODE True needs DIM")
@@ -90,6 +85,8 @@ def load_targets(meta: DatasetMeta, args: argparse.Namespace) -> Targets:
             f"{Path(args.data_dir) / 'meta.json'}: N_INPUT is {args.n_input} but the dataset has "
             f"{meta.feature_size} {meta.features} features"
         )
+    from speech_encoder.model import encoded_targets, motion_targets
+
     if not args.encode:
         return motion_targets(meta)
     return encoded_targets(meta, args.encoded_dir or Path(args.data_dir) / str(args.dim), args.dim)
@@ -128,7 +125,17 @@ def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
     import keras
     import tensorflow as tf
 
+    from speech_encoder.model import (
+        EVAL_BATCH,
+        ModelCard,
+        build_model,
+        check_model_dir,
+        load_windows,
+        save_model,
+        window_dataset,
+    )
     from training.loop import Trainer, set_seed
+    from training.precision import set_precision, wrap_optimizer
 
     meta = DatasetMeta.load(args.data_dir)
     targets = load_targets(meta, args)
@@ -141,8 +148,9 @@ def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
     set_seed(args.seed)
     strategy = tf.distribute.MirroredStrategy() if args.mirrored else tf.distribute.get_strategy()
     with strategy.scope():
-        model = build_model(meta, targets, config=config, seed=args.seed)
-        optimizer = keras.optimizers.Adam(args.learning_rate)
+        model = set_precision(build_model(meta, targets, config=config, seed=args.seed),
+                              args.precision)
+        optimizer = wrap_optimizer(keras.optimizers.Adam(args.learning_rate), args.precision)
     run_dir = check_model_dir(args.model_dir)
     claim_run(run_dir, run_settings(args, meta))
     trainer = Trainer(model, optimizer, run_dir, strategy=strategy)
@@ -151,7 +159,9 @@ def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
         x_train, targets.train, batch_size=args.batch_size, shuffle=True, seed=args.seed,
         epoch=epoch), epochs=args.epochs, dev_dataset=dev, patience=args.patience)
     card = ModelCard.describe(meta, targets, network=config, training={
-        **asdict(settings), "best_epoch": result.best_epoch, "epochs_run": len(result.history)})
+        **asdict(settings), "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+        "precision": args.precision})
+    set_precision(model, "float32")  # model.keras holds float32 layers, whatever the training's
     return save_model(model, card, run_dir, meta.skeleton), card
 
 

@@ -337,11 +337,27 @@ def _wav_data_end(path: Path, f, head: bytes) -> int | None:
     return f.tell() + data_size
 
 
-def _resample_to_hop(signal: np.ndarray, sr: int, target_sr: int, rate: float):
-    """Resample (soxr, high quality) to the rate nearest ``target_sr`` with a whole-sample hop."""
+def hop_rate(sr: int, target_sr: int, rate: float) -> tuple[float, int, bool]:
+    """The analysis rate nearest ``target_sr`` at which ``rate`` steps per second are whole.
+
+    Returns
+    -------
+    new_sr : float
+        ``hop * rate``.
+    hop : int
+        Samples per step at ``new_sr``.
+    resample : bool
+        Whether a signal at ``sr`` must be resampled (soxr, ``HQ``) to ``new_sr``.
+    """
     hop = max(1, round(target_sr / rate))
     new_sr = hop * rate
-    if not np.isclose(new_sr, sr):
+    return new_sr, hop, not np.isclose(new_sr, sr)
+
+
+def _resample_to_hop(signal: np.ndarray, sr: int, target_sr: int, rate: float):
+    """Resample (soxr, high quality) to the rate nearest ``target_sr`` with a whole-sample hop."""
+    new_sr, hop, resample = hop_rate(sr, target_sr, rate)
+    if resample:
         signal = soxr.resample(signal, sr, new_sr, quality="HQ")
     return signal, new_sr, hop
 

@@ -41,6 +41,7 @@ from data_processing.files import (
     save_array,
     staged_outputs,
 )
+from data_processing.parallel import file_seconds
 from data_processing.representations import REPRESENTATIONS, pos_vel, rot6d_vector
 from data_processing.transcripts import read_transcript
 from data_processing.validation import validate_all
@@ -173,7 +174,8 @@ def vectorise_all(jobs: list, *, workers: int | None) -> list[dict]:
     PipelineErrors
         Listing every bad file with its reason (nothing has been written).
     """
-    return validate_all(vectorise_pair, jobs, workers=workers, desc="vectorising")
+    return validate_all(vectorise_pair, jobs, workers=workers, desc="vectorising",
+                        work_seconds=file_seconds(p for job in jobs for p in job[1:4]))
 
 
 def _stats(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -299,7 +301,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true",
                         help="fail when durations differ by more than --tolerance")
     parser.add_argument("--workers", type=int, default=None,
-                        help="parallel processes (default: 1 on 2 cores or fewer, else all cores)")
+                        help="parallel processes (default: one, or one per core when the "
+                             "files are large enough to repay the workers' start-up)")
     return parser.parse_args(argv)
 
 

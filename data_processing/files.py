@@ -451,8 +451,32 @@ def claim_run(directory: str | os.PathLike, settings: dict) -> None:
     write_json(path, settings)
 
 
+QUIET_LOGGERS = ("tensorflow", "absl")
+"""Python loggers whose INFO lines are TensorFlow's chatter (e.g. "Sharding callback duration"
+at every checkpoint): :func:`quiet_tensorflow` raises them to WARNING."""
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's start-up chatter and its INFO lines; call before TensorFlow loads.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` (no C++ INFO/WARNING lines such as the CPU feature guard;
+    read once, when TensorFlow's library loads; a value the user set is kept) and raises the
+    Python loggers of :data:`QUIET_LOGGERS` to WARNING, so a step's INFO log shows the step's
+    own lines only. :func:`run_cli` calls it first; step scripts import TensorFlow inside
+    ``main`` (after argument parsing), so ``--help`` never loads it.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def run_cli(main: Callable[[list[str] | None], int | None]) -> None:
-    """Run a step's ``main`` as a command: one-line errors, exit status, logging to stderr."""
+    """Run a step's ``main`` as a command: quiet TensorFlow, one-line errors, exit status.
+
+    Logging goes to stderr at INFO level, TensorFlow's own lines excepted
+    (:func:`quiet_tensorflow`).
+    """
+    quiet_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
         status = main(None)

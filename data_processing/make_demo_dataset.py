@@ -36,7 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              f"{MAX_SECONDS:g} (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="parallel processes (default: 1 on 2 cores or fewer, else all cores)")
+                        help="parallel processes (default: one, or one per core when the "
+                             "dataset is large enough to repay the workers' start-up)")
     return parser.parse_args(argv)
 
 

@@ -195,8 +195,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--check", action="store_true",
                         help="only read and check every pair, list all bad files; write nothing")
     parser.add_argument("--workers", type=int, default=None,
-                        help="parallel processes for the check (default: 1 on 2 cores or "
-                             "fewer, else all)")
+                        help="parallel processes for the check (default: one, or one per "
+                             "core when the files are large enough to repay the workers' "
+                             "start-up)")
     parser.add_argument("--smplx-model", default=None,
                         help="your SMPL-X model .npz (e.g. SMPLX_NEUTRAL_2020.npz): exact rest "
                              "offsets of SMPL-X motion (default: an approximate template)")

@@ -22,6 +22,7 @@ from data_processing.files import (
     list_inputs,
 )
 from data_processing.motion import from_smplx, pairing_key
+from data_processing.parallel import file_seconds
 from data_processing.transcripts import TRANSCRIPT_SUFFIXES, read_transcript
 from data_processing.validation import validate_all
 
@@ -60,11 +61,20 @@ class MotionSettings(NamedTuple):
     template: Skeleton | None = None
 
 
+def _folder(raw_dir: Path, names: tuple[str, ...]) -> Path | None:
+    """The first of ``names`` that is a folder of ``raw_dir`` (any letter case), or ``None``.
+
+    Any case: GENEA 2020 ships ``Audio/`` and ``Motion/``.
+    """
+    folders = {p.name.lower(): p for p in sorted(raw_dir.iterdir()) if p.is_dir()}
+    return next((folders[n] for n in names if n in folders), None)
+
+
 def _find_files(raw_dir: Path, names: tuple[str, ...], suffixes, what: str) -> list[Path]:
     """The ``suffixes`` files of the first of ``names`` that exists, else of ``raw_dir``."""
-    for name in names:
-        if (raw_dir / name).is_dir():
-            return list_inputs(raw_dir / name, suffixes)
+    folder = _folder(raw_dir, names)
+    if folder is not None:
+        return list_inputs(folder, suffixes)
     files = list_inputs(raw_dir, suffixes)
     if not files:
         raise PipelineError(f"{raw_dir}: no {what} files ({', '.join(suffixes[:4])}, ...; looked "
@@ -121,7 +131,7 @@ def find_pairs(raw_dir, *, strict: bool = False) -> dict[str, Recording]:
 def _find_transcripts(raw_dir: Path, speech: dict[str, Path],
                       motion: list[Path]) -> dict[str, Path]:
     """``key -> transcript`` of the recordings: all of them, or none."""
-    folders = [raw_dir / n for n in TRANSCRIPT_DIRS if (raw_dir / n).is_dir()][:1]
+    folders = [f for f in [_folder(raw_dir, TRANSCRIPT_DIRS)] if f is not None]
     if not folders:  # beside the speech or motion files
         folders = list(dict.fromkeys([*(p.parent for p in speech.values()),
                                       *(p.parent for p in motion), raw_dir]))
@@ -208,4 +218,5 @@ def check_pairs(pairs: dict[str, Recording], settings: MotionSettings, *,
                 workers: int | None = None) -> None:
     """The validation pass (:func:`data_processing.validation.validate_all`) over the pairs."""
     validate_all(check_pair, [(r, settings) for r in pairs.values()], workers=workers,
+                 work_seconds=file_seconds(p for r in pairs.values() for p in r),
                  desc="checking")

@@ -35,18 +35,20 @@ def skeleton_errors(results: list[dict]) -> list[PipelineError]:
 
 
 def validate_all(check: Callable[..., dict], jobs: list, *, workers: int | None,
-                 desc: str) -> list[dict]:
+                 work_seconds: float, desc: str) -> list[dict]:
     """``check(job)`` for every job, in parallel; every problem of every file at once.
 
     ``check`` returns a dict with ``skeleton``, ``bvh`` and ``warning`` (logged) or raises a
-    :class:`PipelineError`.
+    :class:`PipelineError`. ``workers`` and ``work_seconds`` (the estimated time of every
+    job in one process) are :func:`~data_processing.parallel.parallel_map`'s.
 
     Raises
     ------
     PipelineErrors
         One line per bad file (unreadable, truncated, out of range, another skeleton).
     """
-    results = parallel_map(check, jobs, workers=workers, desc=desc, collect_errors=True)
+    results = parallel_map(check, jobs, workers=workers, work_seconds=work_seconds,
+                           desc=desc, collect_errors=True)
     good, errors = split_errors(results)
     if good:
         errors += [str(e) for e in skeleton_errors(good)]

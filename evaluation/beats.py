@@ -8,7 +8,8 @@ Definitions (BEAT, Liu et al. 2022; the numbers are in :mod:`evaluation.metrics`
     *Motion beats*: local minima of the mean joint speed (central differences), strict over
     ``order`` frames on each side (BEAT: 2), in seconds (:func:`metrics.motion_beats`).
     *Beat alignment*: for every audio onset ``exp(-d^2 / (2 sigma^2))`` with ``d`` the
-    distance to the nearest motion beat, averaged over the onsets of a file, then over files.
+    distance to the nearest motion beat, averaged over all onsets of all files (pooled, as
+    :mod:`evaluation.scoring` and the report score it: a file counts by its onsets).
     ``sigma`` is in seconds, 0.1 s by default (HA2G's beat consistency, Liu et al. CVPR 2022);
     BEAT's 0.3 s (:data:`BEAT_SIGMA`) saturates: motion beats at random, 5 per second, already
     score 0.91, so the project reports every beat alignment beside a mismatched-truth row
@@ -74,6 +75,23 @@ def audio_onsets(signal: np.ndarray, sr: int, *, backtrack: bool = False,
     return librosa.frames_to_time(frames, sr=sr, hop_length=hop_length)
 
 
+def speech_onsets(wav, seconds: float, *, backtrack: bool = False) -> np.ndarray:
+    """Onset times (s) of a speech file within the first ``seconds`` (the motion's length).
+
+    Parameters
+    ----------
+    wav : path-like
+        The speech (any of :data:`data_processing.files.AUDIO_SUFFIXES`).
+    seconds : float
+        Onsets after it are dropped.
+    backtrack : bool
+        See :func:`audio_onsets`.
+    """
+    signal, sr = load_audio(wav)
+    onsets = audio_onsets(signal, sr, backtrack=backtrack)
+    return onsets[onsets <= seconds]
+
+
 def pair_audio(motions: list[Motion], audio_sources) -> list[Path]:
     """The speech file of every motion: its own (dataset splits), else one of ``audio_sources``.
 
@@ -116,7 +134,7 @@ class BeatResult:
     Parameters
     ----------
     beat_alignment : float
-        Mean over files of the per-file beat alignment (files without onsets left out).
+        Mean over the onsets of all files (pooled; files without onsets add nothing).
     l1div : float
         L1div over all frames of all files.
     per_file : pandas.DataFrame
@@ -155,26 +173,24 @@ def evaluate(motions: list[Motion], *, audio=None, sigma: float = SIGMA, order: 
     if order < 1:
         raise PipelineError(f"--order must be >= 1, got {order}")
     wavs = pair_audio(motions, audio)
-    rows, positions = [], []
+    rows, positions, scores = [], [], []
     for motion, wav in zip(motions, wavs):
         pos = motion.root_relative() if pin_root else motion.positions
         positions.append(pos)
         seconds = len(pos) / motion.fps
-        signal, sr = load_audio(wav)
-        onsets = audio_onsets(signal, sr, backtrack=backtrack)
-        onsets = onsets[onsets <= seconds]
+        onsets = speech_onsets(wav, seconds, backtrack=backtrack)
         if joints:
             pos = Motion(pos, motion.fps, motion.skeleton, name=motion.name).select(joints)
         beats = metrics.motion_beats(pos, motion.fps, order=order)
         if len(onsets) == 0:
             log.warning("%s: no audio onsets within the motion's %.2f s; left out of the "
                         "beat alignment", wav, seconds)
-        score = metrics.beat_alignment(onsets, beats, sigma) if len(onsets) else np.nan
+        scores.append(metrics.beat_scores(onsets, beats, sigma))
         rows.append({"name": motion.name, "audio": str(wav), "seconds": round(seconds, 3),
-                     "onsets": len(onsets), "motion_beats": len(beats), "beat_alignment": score,
+                     "onsets": len(onsets), "motion_beats": len(beats),
+                     "beat_alignment": scores[-1].mean() if len(onsets) else np.nan,
                      "l1div": metrics.l1_div(positions[-1])})
-    per_file = pd.DataFrame(rows)
-    if per_file["beat_alignment"].isna().all():
+    pooled = np.concatenate(scores)
+    if pooled.size == 0:
         raise PipelineError("no audio onsets in any file: beat alignment is undefined")
-    return BeatResult(float(per_file["beat_alignment"].mean()), metrics.l1_div(positions),
-                      per_file)
+    return BeatResult(float(pooled.mean()), metrics.l1_div(positions), pd.DataFrame(rows))

@@ -56,8 +56,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import tensorflow as tf
-
 from data_processing.files import PipelineError, run_cli
 from data_processing.motion import load_sources
 from data_processing.representations import ARRAY_KINDS
@@ -142,6 +140,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.command == "train":
         if args.deterministic:
+            import tensorflow as tf  # after parse_args: --help never loads TensorFlow
+
             tf.config.experimental.enable_op_determinism()
         settings = {k: v for k, v in vars(args).items() if k in SETTINGS and v is not None}
         extractor = train_extractor(args.data_dir, args.out_dir, protocol=args.protocol,

@@ -49,10 +49,9 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from data_processing.artifacts import config_path, read_config, write_config
 from data_processing.body import TED_PARENTS, ted_joint_names
@@ -69,9 +68,9 @@ from data_processing.files import (
 from data_processing.motion import Motion, load_split
 from data_processing.representations import bone_directions, skeleton_bones
 from evaluation import metrics
-from evaluation.fgd_model import build_model
-from training.data import shuffled_batches
-from training.loop import Trainer, set_seed
+
+if TYPE_CHECKING:
+    import keras
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +219,9 @@ class ExtractorConfig:
 
 def library_versions() -> dict:
     """Versions of Python and of the libraries that decide the extractor's numbers."""
+    import keras
+    import tensorflow as tf
+
     out = {"python": platform.python_version(), "tensorflow": tf.__version__,
            "keras": keras.__version__}
     for name in ("numpy", "scipy", "speech-gestures"):
@@ -302,6 +304,8 @@ class FeatureExtractor:
             raise PipelineError(f"{path}: no such file (train the extractor with "
                                 "evaluation/fgd.py train DATA_DIR OUT_DIR)")
         config = ExtractorConfig.from_dict(read_config(directory, [KIND]), path)
+        from evaluation.fgd_model import build_model  # TensorFlow only once a model is needed
+
         model = build_model(config)
         try:
             model.load_weights(directory / WEIGHTS)
@@ -441,25 +445,59 @@ def fgd(extractor, real, generated, *, fps: float | None = None, stride: int | N
     """
     if not isinstance(extractor, FeatureExtractor):
         extractor = FeatureExtractor.load(extractor)
-    sides = {}
-    for side, motions in (("real", real), ("generated", generated)):
-        per_motion = extractor.clips_per_motion(extractor.as_motions(motions, fps=fps),
-                                                stride=stride)
-        clips = np.concatenate(per_motion)
-        if len(clips) < 2:
-            raise PipelineError(f"{side} motions: {len(clips)} clip(s); FGD needs at least 2")
-        sides[side] = (per_motion, clips, extractor.embed_clips(clips))
-    (per_real, real_clips, real_emb), (_, gen_clips, gen_emb) = sides["real"], sides["generated"]
+    per_real, real_clips, real_emb = _embedded(extractor, real, fps, stride, "real")
+    _, gen_clips, gen_emb = _embedded(extractor, generated, fps, stride, "generated")
     value, raw = _distances(real_clips, real_emb, gen_clips, gen_emb)
     result = FGDResult(value, len(real_clips), len(gen_clips), fgd_raw=raw,
                        protocol=extractor.config.protocol)
     if floor:
-        a, b = split_halves(per_real)
-        result.floor_clips = (len(a), len(b))
-        if min(len(a), len(b)) >= 2:
-            result.noise_floor, result.noise_floor_raw = _distances(
-                real_clips[a], real_emb[a], real_clips[b], real_emb[b])
+        result.noise_floor, result.noise_floor_raw, result.floor_clips = _floor(
+            per_real, real_clips, real_emb)
     return result
+
+
+def noise_floor(extractor, real, *, fps: float | None = None,
+                stride: int | None = None) -> tuple[float, float, tuple[int, int]]:
+    """The noise floor of FGD with ``real`` motions, as :func:`fgd` reports it beside FGD.
+
+    Parameters
+    ----------
+    extractor : FeatureExtractor or path-like
+    real : list of Motion or of np.ndarray [shape=(T, J, 3)]
+    fps : float, optional
+        Frame rate of arrays (default: the extractor's).
+    stride : int, optional
+        Frames between clip starts (default: the extractor's).
+
+    Returns
+    -------
+    floor, floor_raw : float
+        FGD in embedding and raw space between two disjoint halves of ``real``
+        (:data:`FLOOR_DEFINITION`); ``NaN`` when a half has fewer than 2 clips.
+    clips : tuple of int
+        Clips in each half.
+    """
+    if not isinstance(extractor, FeatureExtractor):
+        extractor = FeatureExtractor.load(extractor)
+    return _floor(*_embedded(extractor, real, fps, stride, "real"))
+
+
+def _embedded(extractor: FeatureExtractor, motions, fps, stride, side: str):
+    """``(clips per motion, clips (N, F, 3B), embeddings (N, E))`` of one side of FGD."""
+    per_motion = extractor.clips_per_motion(extractor.as_motions(motions, fps=fps),
+                                            stride=stride)
+    clips = np.concatenate(per_motion)
+    if len(clips) < 2:
+        raise PipelineError(f"{side} motions: {len(clips)} clip(s); FGD needs at least 2")
+    return per_motion, clips, extractor.embed_clips(clips)
+
+
+def _floor(per_motion, clips, emb) -> tuple[float, float, tuple[int, int]]:
+    """Both distances between the halves of :func:`split_halves`, and the halves' sizes."""
+    a, b = split_halves(per_motion)
+    if min(len(a), len(b)) < 2:
+        return math.nan, math.nan, (len(a), len(b))
+    return (*_distances(clips[a], emb[a], clips[b], emb[b]), (len(a), len(b)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -598,6 +636,13 @@ def train_extractor(data_dir, out_dir, *, protocol: str = "ours", joints=None,
         Fields of :data:`SETTINGS` (``seed``, ``epochs``...); ``None`` or absent: the
         protocol's default.
     """
+    import keras
+    import tensorflow as tf
+
+    from evaluation.fgd_model import build_model
+    from training.data import shuffled_batches
+    from training.loop import Trainer, set_seed
+
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     meta = DatasetMeta.load(data_dir)
     config = make_config(meta, data_dir, protocol=protocol, joints=joints, joint_map=joint_map,

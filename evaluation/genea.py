@@ -43,7 +43,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from data_processing.files import PipelineError
 from data_processing.motion import Motion, motion_id
@@ -165,7 +164,9 @@ def cca_score(a: np.ndarray, b: np.ndarray) -> float:
         Pearson correlation of ``CCA(n_components=1, max_iter=1500)``'s transforms of the
         non-constant dimensions (:data:`CONSTANT_STD`); ``NaN`` when either has none.
     """
-    from sklearn.cross_decomposition import CCA  # scikit-learn only when CCA is asked for
+    from scipy import stats  # with scikit-learn, only when CCA is asked for (fast --help)
+    from sklearn.cross_decomposition import CCA
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     n = min(len(a), len(b))
     x = _non_constant(np.asarray(a, dtype=np.float64).reshape(len(a), -1)[:n])
@@ -173,7 +174,9 @@ def cca_score(a: np.ndarray, b: np.ndarray) -> float:
     if n < 3 or x.shape[1] == 0 or y.shape[1] == 0:
         return float("nan")
     model = CCA(n_components=1, max_iter=CCA_MAX_ITER)
-    with warnings.catch_warnings():
+    # One BLAS thread: NIPALS runs thousands of small SVDs, which threads only slow down (5x
+    # on 2 busy cores); the value is the same.
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
         warnings.simplefilter("ignore")  # NIPALS convergence notes: the value is still GENEA's
         u, v = model.fit(x, y).transform(x, y)
     return float(stats.pearsonr(np.ravel(u), np.ravel(v))[0])

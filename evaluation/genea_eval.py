@@ -9,16 +9,18 @@ extractor, :mod:`evaluation.fgd_extractor`).
 Usage::
 
     python evaluation/genea_eval.py --natural demo/iva19:test
-        --method proposed results/proposed/ --method baseline results/baseline/
+        --method proposed results/proposed/ --method baseline results/baseline/ DATA_DIR
         [--data DATA_DIR] [--fps F] [--fgd EXTRACTOR_DIR ...] [--eval-fps 30]
         [--bin-width 0.05] [--top 49] [--acc-top 49] [--root-relative] [--out OUT]
 
 ``--natural`` and each method's source are motion files, directories of them or
 ``DATA_DIR:SPLIT`` (:func:`data_processing.motion.load_sources`); a method's files are matched
-to the natural sequences by id. Array files are read on ``--data``'s skeleton at ``--fps``
-(default: the dataset of a ``DATA_DIR:SPLIT`` natural source). The first row scores the
-natural motion against itself (Hellinger 0, CCA 1, FGD 0, with the FGD noise floor beside).
-``--out OUT`` writes ``OUT.csv`` and ``OUT.md``.
+to the natural sequences by id. Array files are read on the skeleton and at the frame rate of
+the method's own ``DATA_DIR`` (its third value), else of ``--data`` at ``--fps`` (default: the
+dataset of a ``DATA_DIR:SPLIT`` natural source). An ``.npy`` of ``N`` samples ``(N, T, D)``
+is scored by its sample 0, as the report scores it. The first row scores the
+natural motion against itself (Hellinger 0, CCA 1, FGD 0, with the FGD noise floor beside;
+the caption repeats each floor). ``--out OUT`` writes ``OUT.csv`` and ``OUT.md``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ import pandas as pd
 
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError, run_cli
-from data_processing.motion import load_sources, parse_split_source
+from data_processing.motion import (
+    Motion,
+    expand_sources,
+    load_samples,
+    load_sources,
+    load_split,
+    parse_split_source,
+)
 from data_processing.representations import ARRAY_KINDS
 from evaluation import genea
 from evaluation.tables import markdown_table, number_cell, write_frame
@@ -44,9 +53,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                  "against the natural motion.")
     parser.add_argument("--natural", nargs="+", required=True,
                         help="natural motion: files, directories or DATA_DIR:SPLIT")
-    parser.add_argument("--method", nargs=2, action="append", default=[],
-                        metavar=("NAME", "SRC"), required=True,
-                        help="a method's name and its motion files (directory or file)")
+    parser.add_argument("--method", nargs="+", action="append", default=[], required=True,
+                        metavar="NAME SRC [DATA_DIR]",
+                        help="a method's name, its motion files (directory or file) and "
+                             "optionally the dataset its arrays are on (default: --data)")
     parser.add_argument("--data", type=Path,
                         help="dataset whose skeleton and frame rate array files are on "
                              "(default: the natural source's dataset)")
@@ -67,7 +77,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--root-relative", action="store_true",
                         help="positions relative to the root joint (GENEA: global)")
     parser.add_argument("--out", type=Path, help="write OUT.csv and OUT.md")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    wrong = [m[0] for m in args.method if len(m) not in (2, 3)]
+    if wrong:
+        parser.error(f"--method {wrong[0]}: give NAME SRC [DATA_DIR]")
+    return args
 
 
 def _dataset(args) -> DatasetMeta | None:
@@ -75,6 +89,18 @@ def _dataset(args) -> DatasetMeta | None:
         return DatasetMeta.load(args.data)
     split = next((parse_split_source(s) for s in args.natural if parse_split_source(s)), None)
     return DatasetMeta.load(split[0]) if split else None
+
+
+def first_samples(source, **options) -> list[Motion]:
+    """A method's motions: every file of ``source``, sample 0 of a file of several samples.
+
+    ``source`` is a file, a directory or ``DATA_DIR:SPLIT``; ``options`` go to
+    :func:`data_processing.motion.load_samples`.
+    """
+    split = parse_split_source(source)
+    if split is not None:
+        return load_split(*split)
+    return [load_samples(path, **options)[0] for path in expand_sources([source])]
 
 
 def evaluate_methods(args) -> pd.DataFrame:
@@ -98,13 +124,25 @@ def evaluate_methods(args) -> pd.DataFrame:
     conventions = genea.Options(args.eval_fps, args.root_relative, args.bin_width, args.top,
                                 args.acc_top)
     methods = [(NATURAL, natural, " ".join(args.natural))]
-    methods += [(name, load_sources([source], **options), source)
-                for name, source in args.method]
+    for name, source, *data in args.method:
+        own = {**options, "dataset": DatasetMeta.load(data[0]), "fps": None} if data else options
+        methods.append((name, first_samples(source, **own), source))
     rows = {}
     for name, motions, source in methods:
         rows[name] = genea.evaluate(motions, natural, options=conventions,
                                     extractors=extractors, source=source)
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
+
+
+def floor_text(table: pd.DataFrame) -> str:
+    """The caption's FGD noise floors (the natural row's: they do not depend on the method)."""
+    floors = [f"`{column}` {table.loc[NATURAL, column]:.3f}" for column in table.columns
+              if column.startswith("fgd_") and column.endswith("_floor")]
+    if not floors:
+        return ""
+    return (" FGD noise floors (two disjoint halves of the natural motion: alternate files): "
+            + ", ".join(floors) + "; a gap in FGD between two methods smaller than its floor "
+            "says nothing.")
 
 
 def to_markdown(table: pd.DataFrame, args) -> str:
@@ -114,7 +152,8 @@ def to_markdown(table: pd.DataFrame, args) -> str:
                f"bins of {args.bin_width:g} up to {args.top:g} (speed) and {args.acc_top:g} "
                "(acceleration). `*_genea`: the GENEA "
                "Challenge scripts' conventions; `fgd_<protocol>`: FGD with that extractor, "
-               "`_raw` in raw clip space, `_floor` between two halves of the natural motion.\n\n")
+               "`_raw` in raw clip space, `_floor` between two halves of the natural motion."
+               f"{floor_text(table)}\n\n")
     rows = [[name, *(number_cell(v) for v in values)]
             for name, values in zip(table.index, table.to_numpy().tolist())]
     return caption + markdown_table(["method", *table.columns], rows, align="---:")

@@ -138,10 +138,12 @@ def verdict(low: float, high: float) -> str:
 
 
 def cell(mean: float, low: float, high: float, digits: int = 3) -> str:
-    """``mean [lo, hi]`` for a markdown cell (``-`` when missing)."""
+    """``mean [lo, hi]`` for a markdown cell (``-`` when missing; ``mean`` without an interval)."""
     if not np.isfinite(mean):
         return "-"
     fmt = f"{{:.{digits}f}}" if abs(mean) < 100 else "{:.1f}"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return fmt.format(mean)
     return f"{fmt.format(mean)} [{fmt.format(low)}, {fmt.format(high)}]"
 
 

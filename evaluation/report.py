@@ -46,17 +46,20 @@ Diversity                 mean L1 distance between the non-overlapping 50-frame 
                           segment (within a sequence, as the Audio2Gestures paper)
 Multimodality             mean L1 distance between the samples of a file (methods with samples)
 FGD                       Frechet gesture distance to the truth (``--fgd``); one value per seed,
-                          its interval over seeds only
+                          its interval over seeds only; its **noise floor** (the FGD between two
+                          disjoint halves of the truth: alternate files) is the row
+                          ``FGD noise floor (truth halves)`` and a dotted line in the plot
 Beat alignment, L1div     sigma in seconds (0.1 s, HA2G), mean over all audio onsets; L1div as
                           BEAT (:mod:`evaluation.beats`)
 ========================  =======================================================================
 
 Writes ``OUT.md`` (the table, the comparisons, the definitions and the plots), ``OUT.csv``
-(one row per method, references first: ``METRIC``, ``METRIC_lo``, ``METRIC_hi``),
+(one row per method, references first: ``METRIC``, ``METRIC_lo``, ``METRIC_hi``; with
+``--fgd``, the noise-floor row after them, its FGD alone and without an interval),
 ``OUT_comparisons.csv`` (``a, b, metric, difference, lo, hi, verdict``; the truth against the
 mismatched truth first), ``OUT_metrics.png`` (a bar per row with its interval for each metric,
-the truth's value as a dashed line) and ``OUT_speed.png`` (each method's joint-speed histogram
-over the truth's; ``report`` protocol).
+the truth's value as a dashed line, the FGD noise floor as a dotted one) and ``OUT_speed.png``
+(each method's joint-speed histogram over the truth's; ``report`` protocol).
 """
 
 from __future__ import annotations
@@ -91,10 +94,27 @@ from evaluation.tables import markdown_table, write_frame
 
 __all__ = ["build_reference", "build_table", "load_method", "main"]
 
+FLOOR = "FGD noise floor (truth halves)"
+"""The row of FGD's noise floor (:attr:`evaluation.scoring.Reference.fgd_floor`)."""
+
+
+def with_floor(table: pd.DataFrame, reference: Reference) -> pd.DataFrame:
+    """``table`` with the :data:`FLOOR` row after the reference rows (FGD only, no interval)."""
+    if reference.fgd_floor is None or "fgd" not in table:
+        return table
+    floor = pd.DataFrame({"fgd": [float(reference.fgd_floor[0])]},
+                         index=pd.Index([FLOOR], name=table.index.name))
+    n = int(table.index.isin(REFERENCES).sum())
+    return pd.concat([table.iloc[:n], floor, table.iloc[n:]])
+
 
 def plot_metrics(table: pd.DataFrame, path: Path) -> Path:
-    """A bar per row with its interval for each metric; the truth's value as a dashed line."""
-    rows = table.drop(TRUTH)
+    """A bar per row with its interval for each metric; the truth's value as a dashed line.
+
+    The FGD panel shows the noise floor (the :data:`FLOOR` row) as a dotted line.
+    """
+    floor = table.loc[FLOOR, "fgd"] if FLOOR in table.index else None
+    rows = table.drop([TRUTH, FLOOR], errors="ignore")
     columns = [c for c in COLUMNS if c in table and rows[c].notna().any()]
     n_cols = 4
     n_rows = -(-len(columns) // n_cols)
@@ -114,6 +134,9 @@ def plot_metrics(table: pd.DataFrame, path: Path) -> Path:
         ax.invert_yaxis()
         if pd.notna(table.loc[TRUTH, column]):
             ax.axvline(table.loc[TRUTH, column], color="k", linestyle="--", linewidth=1)
+        if column == "fgd" and floor is not None and pd.notna(floor):
+            ax.axvline(floor, color="0.4", linestyle=":", linewidth=1.2, label="noise floor")
+            ax.legend(fontsize=7)
         better = {True: "lower is better", False: "higher is better",
                   None: "closer to the truth, dashed"}[lower]
         ax.set_title(f"{title}\n({better}; 95% interval)", fontsize=9)
@@ -164,7 +187,7 @@ def markdown(table: pd.DataFrame, compared: pd.DataFrame, *, caption: str,
     """The report: caption, table (``mean [lo, hi]``), comparisons, plots and definitions."""
     columns = [c for c in COLUMNS if c in table]
     separates = intervals.separating(compared)
-    rows = [[str(name), str(int(row["seeds"])),
+    rows = [[str(name), str(int(row["seeds"])) if pd.notna(row["seeds"]) else "-",
              *(intervals.cell(row[c], row[f"{c}_lo"], row[f"{c}_hi"]) for c in columns)]
             for name, row in table.iterrows()]
     blind = [COLUMNS[c][0] for c in columns if not separates.get(c, True)]
@@ -215,7 +238,20 @@ def caption_text(reference: Reference, source: str, boot: intervals.Bootstrap,
             f"cyclically in id order, trimmed to the shorter length); the training split's "
             f"mean pose. PCK at {delta:g} × the rest pose's torso length "
             f"({reference.threshold:.1f} units); beat alignment sigma {reference.sigma:g} s "
-            f"(HA2G); Diversity between the 50-frame clips of one segment.")
+            f"(HA2G); Diversity between the 50-frame clips of one segment.{floor_text(reference)}")
+
+
+def floor_text(reference: Reference) -> str:
+    """The caption's sentence on FGD's noise floor (empty without an extractor)."""
+    if reference.fgd_floor is None:
+        return ""
+    floor, raw, (a, b) = reference.fgd_floor
+    training = reference.extractor.config.training.get("noise_floor") or {}
+    own = (f"; the extractor's own floor, {training['between']}: {training['fgd']:.3f}"
+           if training.get("between") else "")
+    return (f" FGD noise floor (row `{FLOOR}`): {floor:.3f} (raw space {raw:.3f}), the FGD "
+            f"between two disjoint halves of the held-out truth (alternate files, {a} + {b} "
+            f"clips){own}; a difference in FGD smaller than the floor says nothing.")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -254,7 +290,7 @@ def group_methods(specs: list[list[str]]) -> list[tuple[str, list[tuple[str, str
     """``--method`` triples by name (first appearance first): ``[(name, [(pred, data)...])]``."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for name, pred, data in specs:
-        if name in REFERENCES:
+        if name in (*REFERENCES, FLOOR):
             raise PipelineError(f"method name {name!r} is a reference row's: use another")
         if (pred, data) in groups.get(name, []):
             raise PipelineError(f"method {name!r}: {pred} given twice")
@@ -280,7 +316,7 @@ def main(argv=None) -> int:
         scores[name] = stack_seeds(name, seeds)
     boot = intervals.Bootstrap(reference.n_segments, n_boot=args.boot, seed=args.boot_seed,
                                reference=reference)
-    table = intervals.interval_table(scores, boot)
+    table = with_floor(intervals.interval_table(scores, boot), reference)
     compared = intervals.comparisons(scores, [tuple(p) for p in args.compare], boot)
     caption = caption_text(reference, args.truth, boot, args.segment, args.delta)
     for path in write_report(table, compared, reference, first_seeds, args.out,

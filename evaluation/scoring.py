@@ -29,7 +29,8 @@ Jerk: the differences of the whole file, each in the segment of its first frame)
 beat scores (``den`` = onsets in the segment), and Diversity between the 50-frame clips of one
 segment (``den`` = 1; within a sequence, as the Audio2Gestures paper). Over all segments these
 are the whole-file metrics. Hellinger is recomputed from summed per-segment speed histograms;
-FGD needs the whole held-out set and has one value per seed. :mod:`evaluation.intervals`
+FGD needs the whole held-out set and has one value per seed; beside it, its noise floor
+(:attr:`Reference.fgd_floor`: FGD between two halves of the truth). :mod:`evaluation.intervals`
 resamples seeds and segments from these arrays.
 
 **Reference rows** (floors and ceilings, :func:`reference_methods`): the ground truth itself;
@@ -47,7 +48,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data_processing.audio import load_audio
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError
 from data_processing.motion import (
@@ -141,6 +141,10 @@ class Reference:
         The training split's mean pose, positions as the protocol compares them.
     segment_histograms : np.ndarray [shape=(S, bins)] or None
         The truth's joint-speed counts per segment (Hellinger).
+    fgd_floor : tuple of (float, float, tuple of int) or None
+        FGD's noise floor with this truth (with an extractor): the embedding- and raw-space
+        FGD between two disjoint halves of the truth and the halves' clip counts
+        (:func:`evaluation.fgd_extractor.noise_floor`).
     """
 
     truth: list[Motion]
@@ -154,6 +158,7 @@ class Reference:
     onsets: list[np.ndarray] | None = None
     mean_pose: np.ndarray | None = None
     segment_histograms: np.ndarray | None = None
+    fgd_floor: tuple | None = None
 
     @property
     def fps(self) -> float:
@@ -341,7 +346,7 @@ def build_reference(truth_source: str, *, protocol: str = "report", fgd_dir=None
                           segments=segment_counts(truth, segment))
     reference.mean_pose = training_mean_pose(DatasetMeta.load(split[0]), chosen)
     if "beat_alignment" in chosen.columns:
-        reference.onsets = [_onsets(t) for t in truth]
+        reference.onsets = [truth_onsets(t) for t in truth]
     if "hellinger" in chosen.columns:
         speeds = np.concatenate([metrics.speed(t.positions, t.fps).ravel() for t in truth])
         reference.bins = np.linspace(0.0, max(float(np.percentile(speeds, 99)), 1e-6),
@@ -353,9 +358,10 @@ def build_reference(truth_source: str, *, protocol: str = "report", fgd_dir=None
                           frame_segments(t.n_frames, k), k)
             for t, k in zip(truth, reference.segments)])
     if fgd_dir is not None and "fgd" in chosen.columns:
-        from evaluation.fgd_extractor import FeatureExtractor  # TensorFlow only when asked
+        from evaluation.fgd_extractor import FeatureExtractor, noise_floor  # TF when asked
 
         reference.extractor = FeatureExtractor.load(fgd_dir)
+        reference.fgd_floor = noise_floor(reference.extractor, truth)
     return reference
 
 
@@ -376,13 +382,11 @@ def training_mean_pose(meta: DatasetMeta, protocol: Protocol) -> np.ndarray | No
     return total / frames if frames else None
 
 
-def _onsets(truth: Motion) -> np.ndarray:
-    """Audio onsets (s) of a truth file's speech within its motion."""
+def truth_onsets(truth: Motion) -> np.ndarray:
+    """Audio onsets (s) of a truth file's speech within its motion (:func:`beats.speech_onsets`)."""
     if truth.audio is None:
         raise PipelineError(f"{truth.name}: no speech file for the beat alignment")
-    signal, sr = load_audio(truth.audio)
-    onsets = beats.audio_onsets(signal, sr)
-    return onsets[onsets <= truth.n_frames / truth.fps]
+    return beats.speech_onsets(truth.audio, truth.n_frames / truth.fps)
 
 
 def _speed_counts(positions: np.ndarray, fps: float, bins: np.ndarray, segment: np.ndarray,
@@ -512,7 +516,8 @@ def segment_scores(motions: list[np.ndarray], reference: Reference,
 
         as_motions = [Motion(m, fps, t.skeleton, name=t.name, audio=t.audio)
                       for m, t in zip(motions, truth)]
-        whole["fgd"] = np.array([fgd(reference.extractor, truth, as_motions).fgd])
+        whole["fgd"] = np.array([fgd(reference.extractor, truth, as_motions,
+                                     floor=False).fgd])
     return Scores(name, num, den, np.concatenate(hist)[None] if hist else None, whole)
 
 

@@ -99,8 +99,7 @@ class SequenceSet:
         starts = self.crop_starts(frames)
         step = first_step
         while True:
-            rng = np.random.default_rng([seed, step])
-            yield self.gather(rng.choice(starts, batch_size), frames)
+            yield self.gather(batch_starts(starts, batch_size, seed=seed, step=step), frames)
             step += 1
 
     def tiled(self, frames: int) -> dict[str, np.ndarray]:
@@ -111,18 +110,44 @@ class SequenceSet:
         return self.gather(starts.astype(np.int64), frames)
 
 
-def _signature(data: SequenceSet, frames: int) -> dict:
-    return {"audio": tf.TensorSpec((None, frames, data.audio.shape[1]), tf.float32),
-            "motion": tf.TensorSpec((None, frames, data.motion.shape[1]), tf.float32)}
+def batch_starts(starts: np.ndarray, batch_size: int, *, seed: int, step) -> np.ndarray:
+    """The crop starts ``(batch_size,)`` of step ``step``: ``rng([seed, step])`` picks them."""
+    return np.random.default_rng([seed, int(step)]).choice(starts, batch_size).astype(np.int64)
 
 
 def training_dataset(data: SequenceSet, *, frames: int, batch_size: int, seed: int,
                      first_step: int = 0) -> tf.data.Dataset:
-    """An endless ``tf.data`` stream of random-crop batches (see :meth:`random_batches`)."""
-    return tf.data.Dataset.from_generator(
-        lambda: data.random_batches(frames, batch_size, seed=seed, first_step=first_step),
-        output_signature=_signature(data, frames),
-    ).prefetch(2)
+    """An endless ``tf.data`` stream of random-crop batches, from step ``first_step`` on.
+
+    The same batches as :meth:`SequenceSet.random_batches`, built inside ``tf.data``: a
+    dataset of step numbers, each mapped to its ``batch_size`` crop starts (the one Python
+    call per step: a few integers from :func:`batch_starts`) and then to its crops by a
+    gather from the in-memory arrays, prefetched while the previous step trains. A run
+    resumed at step ``s`` (the step counter is in its checkpoint) passes ``first_step=s``.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Dicts of ``audio`` ``(batch_size, frames, F)`` and ``motion`` ``(batch_size, frames,
+        D)``, float32.
+    """
+    starts = data.crop_starts(frames)
+    offsets = tf.range(frames, dtype=tf.int64)
+    arrays = {"audio": tf.constant(data.audio), "motion": tf.constant(data.motion)}
+
+    def step_starts(step):
+        drawn = tf.numpy_function(lambda s: batch_starts(starts, batch_size, seed=seed, step=s),
+                                  [step], tf.int64, stateful=False)
+        return tf.ensure_shape(drawn, (batch_size,))
+
+    def crops(batch):
+        index = batch[:, None] + offsets
+        return {name: tf.gather(array, index) for name, array in arrays.items()}
+
+    return (tf.data.Dataset.counter(first_step)
+            .map(step_starts, num_parallel_calls=tf.data.AUTOTUNE)
+            .map(crops, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
 
 
 def evaluation_dataset(data: SequenceSet, *, frames: int, batch_size: int) -> tf.data.Dataset:

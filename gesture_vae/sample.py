@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,11 +42,19 @@ from data_processing.kinematics import frame_count
 from data_processing.motion import Motion, from_vectors, save_motion
 from data_processing.representations import rot6d_vector, to_positions
 from gesture_vae.config import CHOICES
-from gesture_vae.model import GestureVAE, interpolate_knots, knot_count
-from gesture_vae.run import KIND, Run, load_model
+from training.precision import PRECISIONS
+
+if TYPE_CHECKING:  # TensorFlow is loaded where it is used: --help without it
+    from gesture_vae.model import GestureVAE
+    from gesture_vae.run import Run
 
 FORMATS = ("npy", "bvh")
 BLEND = 1.0  # seconds: a hand needs about this long to move between rest and gesture space
+NOISE_MODES = ("sequence", "frame")
+"""How sampling noise is drawn: one stream per draw (the official code) or indexed by frame."""
+NOISE_BLOCK = 64  # frames per generator of the frame-indexed noise
+NOISE_STREAMS = {"specific": 0, "shared": 1, "mapped": 2, "crop_stats": 3}
+"""Stream number of each frame-indexed draw (:func:`frame_normals`)."""
 
 
 @dataclass
@@ -89,6 +98,59 @@ class Insertion:
         return cls(Path(path), start)
 
 
+def frame_normals(seed: int, stream: int, sample: int, start: int, stop: int,
+                  width: int) -> np.ndarray:
+    """Standard normals ``(stop - start, width)`` of frames ``start`` to ``stop``, by frame.
+
+    Row ``t`` is a pure function of ``(seed, stream, sample, t)``: frames ``b NOISE_BLOCK``
+    to ``(b + 1) NOISE_BLOCK`` come from ``numpy.random.default_rng([seed, stream, sample,
+    b])``, so any span of frames (a streamed chunk) gets the rows of the whole sequence.
+    """
+    first, last = start // NOISE_BLOCK, max(stop - 1, start) // NOISE_BLOCK
+    blocks = [np.random.default_rng([seed, stream, sample, b]).standard_normal(
+        (NOISE_BLOCK, width)) for b in range(first, last + 1)]
+    offset = start - first * NOISE_BLOCK
+    return np.concatenate(blocks)[offset : offset + stop - start]
+
+
+def lerp_knots(knots_of, start: int, stop: int, period: int, *,
+               keep_variance: bool = False) -> np.ndarray:
+    """Frames ``start`` to ``stop`` of values given every ``period`` frames (numpy, by frame).
+
+    The rule of :func:`gesture_vae.model.interpolate_knots` for any span: frame ``t`` mixes
+    knots ``k = t // period`` and ``k + 1``.
+
+    Parameters
+    ----------
+    knots_of : callable
+        ``knots_of(k0, k1)`` -> knot values ``(S, k1 - k0, C)`` of knots ``k0`` to ``k1``.
+    start, stop : int
+        The frames.
+    period : int >= 1
+        Frames between knots.
+    keep_variance : bool
+        Divide by ``sqrt((1 - a)^2 + a^2)``.
+
+    Returns
+    -------
+    np.ndarray [shape=(S, stop - start, C)]
+    """
+    t = np.arange(start, stop)
+    below = t // period
+    a = (t / period - below)[None, :, None]
+    knots = knots_of(int(below[0]), int(below[-1]) + 2)
+    index = below - below[0]
+    mixed = (1.0 - a) * knots[:, index] + a * knots[:, index + 1]
+    return mixed / np.sqrt((1.0 - a) ** 2 + a**2) if keep_variance else mixed
+
+
+def check_noise(noise: str) -> str:
+    """``noise`` if it is one of :data:`NOISE_MODES`, else a one-line error."""
+    if noise not in NOISE_MODES:
+        raise PipelineError(f"noise={noise!r} (use one of {', '.join(NOISE_MODES)})")
+    return noise
+
+
 class Sampler:
     """A trained model with what sampling needs (see :meth:`load` for a run directory).
 
@@ -105,7 +167,6 @@ class Sampler:
         (``config.inference``).
     """
 
-    kind = KIND
     representation = "rot6d"
     options = ("insert", "blend")
 
@@ -124,11 +185,26 @@ class Sampler:
                                 f"{', '.join(CHOICES['inference'])})")
 
     @classmethod
-    def load(cls, run_dir, *, inference: str | None = None) -> Sampler:
-        """The sampler of a run directory written by ``gesture_vae/train.py``."""
+    def load(cls, run_dir, *, inference: str | None = None,
+             precision: str = "float32") -> Sampler:
+        """The sampler of a run directory written by ``gesture_vae/train.py``.
+
+        ``precision``: the networks' number format (:mod:`training.precision`).
+        """
+        from gesture_vae.run import load_model
+        from training.precision import set_precision
+
         model, run = load_model(run_dir)
-        return cls(model, run, run.code_stats() if run.config.components.split else None,
+        return cls(set_precision(model, precision), run,
+                   run.code_stats() if run.config.components.split else None,
                    inference=inference)
+
+    @property
+    def kind(self) -> str:
+        """The artifact kind (:data:`gesture_vae.run.KIND`)."""
+        from gesture_vae.run import KIND
+
+        return KIND
 
     @property
     def fps(self) -> float:
@@ -147,7 +223,48 @@ class Sampler:
             return mu
         return (mu + np.exp(0.5 * logvar) * rng.standard_normal(mu.shape)).astype(np.float32)
 
-    def specific_codes(self, n_frames: int, samples: int, seed: int) -> np.ndarray | None:
+    def posterior_frames(self, mu: np.ndarray, logvar: np.ndarray, *, seed: int, stream: str,
+                         start: int = 0) -> np.ndarray:
+        """:meth:`_posterior` of frames ``start`` on ``(S, n, C)``, noise indexed by frame."""
+        if self.inference == "mean":
+            return mu
+        stop = start + mu.shape[1]
+        eps = np.stack([frame_normals(seed, NOISE_STREAMS[stream], k, start, stop, mu.shape[2])
+                        for k in range(len(mu))])
+        return (mu + np.exp(0.5 * logvar) * eps).astype(np.float32)
+
+    def code_noise(self, start: int, stop: int, samples: int, seed: int) -> np.ndarray:
+        """Frame-indexed input of the mapping net ``(samples, stop - start, C)``, float32.
+
+        ``mean + std * noise`` of :meth:`specific_codes` with every draw indexed by frame
+        (``noise = "frame"``): the clip of ``stats_draw = "sequence"`` from
+        ``default_rng([seed, 0])`` as there, the clips of ``"every_crop"`` by crop, the noise
+        knots by knot (:func:`frame_normals`).
+        """
+        config, size = self.run.config, self.run.config.code_size
+
+        def knots(stream, width):
+            return lambda k0, k1: np.stack([frame_normals(seed, NOISE_STREAMS[stream], k, k0,
+                                                          k1, width) for k in range(samples)])
+
+        if config.stats_draw == "sequence":
+            picks = np.random.default_rng([seed, 0]).integers(len(self.code_mean), size=samples)
+            mean, std = self.code_mean[picks][:, None], self.code_std[picks][:, None]
+        else:
+            def clips(k0, k1):
+                return np.stack([np.random.default_rng(
+                    [seed, NOISE_STREAMS["crop_stats"], k]).integers(
+                        len(self.code_mean), size=samples) for k in range(k0, k1)], axis=1)
+
+            mean, std = (lerp_knots(lambda k0, k1, s=stat: s[clips(k0, k1)], start, stop,
+                                    config.crop_frames) for stat in (self.code_mean,
+                                                                     self.code_std))
+        noise = lerp_knots(knots("specific", size), start, stop, self.model.period,
+                           keep_variance=True)
+        return (mean + std * noise).astype(np.float32)
+
+    def specific_codes(self, n_frames: int, samples: int, seed: int,
+                       noise: str = NOISE_MODES[0]) -> np.ndarray | None:
         """Random motion-specific codes ``(samples, n_frames, C)`` (``None`` for the baseline).
 
         Each sample takes the code mean and std of one random training clip
@@ -156,10 +273,20 @@ class Sampler:
         (``noise_seconds = 0``) or smooth (knots ``noise_seconds`` apart), scaled by that std
         is added to that mean, and the mapping net (if any) maps the result to a code, drawn
         from its posterior or its mean (``inference``). The draws come from
-        ``numpy.random.default_rng([seed, 0])``.
+        ``numpy.random.default_rng([seed, 0])``; with ``noise = "frame"`` they are indexed by
+        frame (:meth:`code_noise`, :meth:`posterior_frames`), as streaming draws them.
         """
+        from gesture_vae.model import interpolate_knots, knot_count
+
         if not self.split:
             return None
+        if check_noise(noise) == "frame":
+            code, posterior = self.model.code_from_noise(self.code_noise(0, n_frames, samples,
+                                                                         seed))
+            if posterior is None:
+                return np.asarray(code)
+            return self.posterior_frames(*(np.asarray(p) for p in posterior), seed=seed,
+                                         stream="mapped")
         config, rng = self.run.config, np.random.default_rng([seed, 0])
         if config.stats_draw == "sequence":
             picks = rng.integers(len(self.code_mean), size=samples)
@@ -178,16 +305,21 @@ class Sampler:
             return np.asarray(code)
         return self._posterior(*(np.asarray(p) for p in posterior), rng)
 
-    def shared_codes(self, features: np.ndarray, samples: int, seed: int) -> np.ndarray:
+    def shared_codes(self, features: np.ndarray, samples: int, seed: int,
+                     noise: str = NOISE_MODES[0]) -> np.ndarray:
         """Shared codes ``(S, T, C)`` of raw speech features ``(T, F)``.
 
-        ``S = samples`` posterior draws (``numpy.random.default_rng([seed, 1])``) with
-        ``inference = "reparameterised"``; with ``"mean"`` the mean, once (``S = 1``).
+        ``S = samples`` posterior draws (``numpy.random.default_rng([seed, 1])``, or indexed by
+        frame with ``noise = "frame"``) with ``inference = "reparameterised"``; with ``"mean"``
+        the mean, once (``S = 1``).
         """
         mu, logvar = (np.asarray(h) for h in
                       self.model.audio_encoder(self.run.norm.audio(features)[None]))
         if self.inference == "mean":
             return mu
+        if check_noise(noise) == "frame":
+            return self.posterior_frames(np.repeat(mu, samples, 0), np.repeat(logvar, samples, 0),
+                                         seed=seed, stream="shared")
         rng = np.random.default_rng([seed, 1])
         return self._posterior(np.repeat(mu, samples, 0), np.repeat(logvar, samples, 0), rng)
 
@@ -249,7 +381,8 @@ class Sampler:
                 for k, v in enumerate(generated.motion)]
 
     def sample(self, features: np.ndarray, *, samples: int = 1, seed: int = 0,
-               insert: list[Insertion] | tuple = (), blend: float = BLEND) -> Generated:
+               insert: list[Insertion] | tuple = (), blend: float = BLEND,
+               noise: str = NOISE_MODES[0]) -> Generated:
         """Sample ``samples`` motions for raw speech features ``(T, F)``.
 
         An inserted clip's code (its posterior mean) replaces the sampled codes on its span:
@@ -270,11 +403,14 @@ class Sampler:
             Clips to place on the timeline.
         blend : float >= 0
             Cross-fade around an inserted clip, in seconds on each side.
+        noise : {"sequence", "frame"}
+            :data:`NOISE_MODES`: ``"frame"`` indexes every draw by frame (streaming's draws).
         """
         if samples < 1:
             raise PipelineError(f"--samples must be >= 1, got {samples}")
-        shared = self.shared_codes(features, samples, seed)
-        motion = self._decode(shared, self.specific_codes(len(features), samples, seed))
+        check_noise(noise)
+        shared = self.shared_codes(features, samples, seed, noise)
+        motion = self._decode(shared, self.specific_codes(len(features), samples, seed, noise))
         for item in insert:
             code, weight = self.insertion(item, len(features), blend)
             weight = weight[None, :, None]
@@ -350,13 +486,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help=f"cross-fade of inserted clips in seconds (default {BLEND:g})")
     parser.add_argument("--format", nargs="+", default=list(FORMATS), choices=FORMATS,
                         help="outputs: npy (vectors and positions), bvh (default both)")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="number format of the networks (default float32)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     """Run the step."""
     args = parse_args(argv)
-    sampler = Sampler.load(args.run_dir)
+    sampler = Sampler.load(args.run_dir, precision=args.precision)
     generated = sampler.sample(sampler.features(args.audio), samples=args.samples,
                                seed=args.seed, insert=args.insert, blend=args.blend)
     written = write_outputs(generated, args.out_dir, Path(args.audio).stem, tuple(args.format))

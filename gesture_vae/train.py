@@ -21,18 +21,22 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from data_processing.dataset import DatasetMeta
 from data_processing.files import atomic_path, run_cli
 from gesture_vae.config import PRESETS, PROTOCOLS, VARIANTS, A2GConfig, make_config
-from gesture_vae.data import SequenceSet, check_rot6d, evaluation_dataset, training_dataset
-from gesture_vae.model import GestureVAE
-from gesture_vae.run import WEIGHTS, Run, build_model, create_run
-from training.loop import Trainer, TrainingResult, set_seed
+from training.precision import PRECISIONS
+
+if TYPE_CHECKING:  # TensorFlow is loaded where it is used: --help without it
+    import tensorflow as tf
+
+    from gesture_vae.data import SequenceSet
+    from gesture_vae.model import GestureVAE
+    from gesture_vae.run import Run
+    from training.loop import Trainer, TrainingResult
 
 MONITOR = "audio_position"  # dev L1 position error of the audio->motion output (m)
 
@@ -61,6 +65,8 @@ def keep_last_epoch(trainer: Trainer, model: GestureVAE, run: Run) -> None:
     final epoch's state into ``model`` and writes its weights over that choice (only when they
     differ, so a finished run that is run again stays as it is).
     """
+    from gesture_vae.run import WEIGHTS
+
     chosen = model.get_weights()
     trainer.restore()
     if any(not np.array_equal(a, b) for a, b in zip(chosen, model.get_weights())):
@@ -69,7 +75,8 @@ def keep_last_epoch(trainer: Trainer, model: GestureVAE, run: Run) -> None:
 
 
 def train(data_dir, run_dir, config: A2GConfig, *, jit_compile: bool = False,
-          strategy: tf.distribute.Strategy | None = None) -> tuple[TrainingResult, Run]:
+          strategy: tf.distribute.Strategy | None = None,
+          precision: str = "float32") -> tuple[TrainingResult, Run]:
     """Train (or resume) a run and save the code statistics; return the history and the run.
 
     Parameters
@@ -84,15 +91,27 @@ def train(data_dir, run_dir, config: A2GConfig, *, jit_compile: bool = False,
         compilation, so it pays off only for runs of more than a few hundred steps.
     strategy : tf.distribute.Strategy, optional
         Default: the current strategy (one device).
+    precision : str
+        Number format of the networks (:mod:`training.precision`), recorded in
+        ``config.json``.
     """
+    import keras
+    import tensorflow as tf
+
+    from gesture_vae.data import SequenceSet, check_rot6d, training_dataset
+    from gesture_vae.run import build_model, create_run
+    from training.loop import Trainer, set_seed
+    from training.precision import record_precision, set_precision, wrap_optimizer
+
     meta = DatasetMeta.load(data_dir)
     check_rot6d(meta)
     run = create_run(run_dir, config, meta)
+    record_precision(run.root, precision)
     set_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        model = build_model(run)
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        model = set_precision(build_model(run), precision)
+        optimizer = wrap_optimizer(keras.optimizers.Adam(config.learning_rate), precision)
     model.use_step_counter(optimizer.iterations)
     trainer = Trainer(model, optimizer, run.root, strategy=strategy, jit_compile=jit_compile)
     train_data = SequenceSet.load(meta, "train", run.norm)
@@ -115,6 +134,8 @@ def train(data_dir, run_dir, config: A2GConfig, *, jit_compile: bool = False,
 
 def _dev(meta: DatasetMeta, run: Run, config: A2GConfig):
     """Non-overlapping crops of the dev split, or ``None`` when it has none long enough."""
+    from gesture_vae.data import SequenceSet, evaluation_dataset
+
     if not meta.splits.get("dev"):
         return None
     dev = SequenceSet.load(meta, "dev", run.norm)
@@ -145,17 +166,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, crops, noise")
     parser.add_argument("--jit", action="store_true",
                         help="compile the step with XLA (faster steps, ~20 s to compile)")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="number format of the networks (default float32; mixed_bfloat16 "
+                             "pays off only with bf16 hardware: README, Speed)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     """Run the step."""
     args = parse_args(argv)
+    from gesture_vae.run import WEIGHTS  # loads TensorFlow, after --help
+
     config = make_config(args.preset, args.protocol, variant=args.variant, steps=args.steps,
                          batch_size=args.batch_size, crop_frames=args.crop_frames,
                          learning_rate=args.learning_rate, epoch_steps=args.epoch_steps,
                          seed=args.seed)
-    result, run = train(args.data_dir, args.run_dir, config, jit_compile=args.jit)
+    result, run = train(args.data_dir, args.run_dir, config, jit_compile=args.jit,
+                        precision=args.precision)
     kept = (f"last epoch {len(result.history)}" if config.checkpoint == "last"
             else f"best epoch {result.best_epoch}")
     print(f"{config.variant}: {len(result.history)} epochs, {kept} -> {run.root / WEIGHTS} "

@@ -29,6 +29,7 @@ from data_processing.transcripts import frame_words, read_transcript
 from ha2g.data import normalise_word
 from ha2g.model import HA2G
 from ha2g.run import KIND, Run, load_model
+from training.precision import set_precision
 
 TRANSCRIPT_SUFFIXES = (".TextGrid", ".json", ".csv")
 
@@ -69,9 +70,13 @@ class Sampler:
         self._clip = tf.function(model.__call__, reduce_retracing=True)
 
     @classmethod
-    def load(cls, run_dir) -> Sampler:
-        """The sampler of a run directory written by ``ha2g/train.py``."""
-        return cls(*load_model(run_dir))
+    def load(cls, run_dir, *, precision: str = "float32") -> Sampler:
+        """The sampler of a run directory written by ``ha2g/train.py``.
+
+        ``precision``: the networks' number format (:mod:`training.precision`).
+        """
+        model, run = load_model(run_dir)
+        return cls(set_precision(model, precision), run)
 
     @property
     def fps(self) -> float:

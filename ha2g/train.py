@@ -22,23 +22,27 @@ of the epoch with the lowest dev Huber loss are kept. ``RUN_DIR`` layout: :mod:`
 from __future__ import annotations
 
 import argparse
-
-import keras
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
 from data_processing.dataset import DatasetMeta
 from data_processing.files import run_cli
 from ha2g.config import ABLATIONS, JOINTS, PRESETS, TEXT_MODES, HA2GConfig, make_config
-from ha2g.data import load_recordings, make_clips
-from ha2g.model import HA2G
-from ha2g.run import Run, build_model, new_run, save_run
-from training.data import shuffled_batches
-from training.loop import SubStep, Trainer, TrainingResult, set_seed
+from training.precision import PRECISIONS
+
+if TYPE_CHECKING:  # TensorFlow is loaded where it is used: --help without it
+    import keras
+    import tensorflow as tf
+
+    from ha2g.model import HA2G
+    from ha2g.run import Run
+    from training.loop import Trainer, TrainingResult
 
 MONITOR = "generator_huber"  # dev Huber loss of the cascade, summed over the levels
 
 
 def _optimizer(learning_rate: float, config: HA2GConfig) -> keras.optimizers.Optimizer:
+    import keras
+
     return keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
 
 
@@ -50,6 +54,8 @@ def build_trainer(model: HA2G, run_dir, optimizers: tuple, *, warmup_steps: int,
     ``optimizers`` are the generator side's and the discriminator's. Without a GAN weight the
     discriminator is not trained at all.
     """
+    from training.loop import SubStep, Trainer
+
     generator, critic = optimizers
     model.use_step_counter(generator.iterations, warmup_steps)
     substeps = [SubStep("generator", generator, model.generator_variables,
@@ -62,7 +68,8 @@ def build_trainer(model: HA2G, run_dir, optimizers: tuple, *, warmup_steps: int,
 
 
 def train(data_dir, run_dir, config: HA2GConfig, *, jit_compile: bool = False,
-          strategy: tf.distribute.Strategy | None = None) -> tuple[TrainingResult, Run]:
+          strategy: tf.distribute.Strategy | None = None,
+          precision: str = "float32") -> tuple[TrainingResult, Run]:
     """Train (or resume) a run; return the history and the run.
 
     Parameters
@@ -76,10 +83,22 @@ def train(data_dir, run_dir, config: HA2GConfig, *, jit_compile: bool = False,
         Compile the steps with XLA.
     strategy : tf.distribute.Strategy, optional
         Default: the current strategy (one device).
+    precision : str
+        Number format of the networks (:mod:`training.precision`), recorded in
+        ``config.json``.
     """
+    import tensorflow as tf
+
+    from ha2g.data import make_clips
+    from ha2g.run import build_model, new_run, save_run
+    from training.data import shuffled_batches
+    from training.loop import set_seed
+    from training.precision import record_precision, set_precision, wrap_optimizer
+
     meta = DatasetMeta.load(data_dir)
     run, recordings = new_run(run_dir, config, meta)
     save_run(run)
+    record_precision(run.root, precision)
     set_seed(config.seed)
     clips = make_clips(recordings, run.representation, frames=config.clip_frames,
                        stride=config.clip_stride, vocabulary=run.vocabulary,
@@ -89,9 +108,10 @@ def train(data_dir, run_dir, config: HA2GConfig, *, jit_compile: bool = False,
     steps_per_epoch = len(clips["audio"]) // config.batch_size if drop else 1
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        model = build_model(run)
-        generator = _optimizer(config.learning_rate, config)
-        critic = _optimizer(config.discriminator_learning_rate, config)
+        model = set_precision(build_model(run), precision)
+        generator = wrap_optimizer(_optimizer(config.learning_rate, config), precision)
+        critic = wrap_optimizer(_optimizer(config.discriminator_learning_rate, config),
+                                precision)
     trainer = build_trainer(model, run.root, (generator, critic),
                             warmup_steps=config.warmup_epochs * steps_per_epoch,
                             strategy=strategy, jit_compile=jit_compile)
@@ -104,6 +124,10 @@ def train(data_dir, run_dir, config: HA2GConfig, *, jit_compile: bool = False,
 
 def _dev(meta: DatasetMeta, run: Run) -> tf.data.Dataset | None:
     """The dev split's clips (recordings of known speakers), or ``None`` when there are none."""
+    import tensorflow as tf
+
+    from ha2g.data import load_recordings, make_clips
+
     config = run.config
     recordings = [r for r in load_recordings(meta, "dev", run.body,
                                              audio_mean=run.stats["audio_mean"],
@@ -154,6 +178,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, help="Adam learning rate (generator)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, order, noise")
     parser.add_argument("--jit", action="store_true", help="compile the steps with XLA")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="number format of the networks (default float32; mixed_bfloat16 "
+                             "pays off only with bf16 hardware: README, Speed)")
     return parser.parse_args(argv)
 
 
@@ -166,7 +193,8 @@ def main(argv=None) -> int:
                          epochs=args.epochs, warmup_epochs=args.warmup_epochs,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
                          seed=args.seed)
-    result, run = train(args.data_dir, args.run_dir, config, jit_compile=args.jit)
+    result, run = train(args.data_dir, args.run_dir, config, jit_compile=args.jit,
+                        precision=args.precision)
     print(f"{config.ablation}: {len(result.history)} epochs, best epoch {result.best_epoch} "
           f"-> {run.root / 'best.weights.h5'}")
     return 0

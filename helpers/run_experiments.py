@@ -14,7 +14,8 @@ science checks. ``extends = "OTHER.toml"`` starts from another table.
 
 Every trained row runs once per seed (``ID_seedK``); the report and the Audio2Gestures table
 get all of a method's seeds under one name and give the mean over seeds with a bootstrap
-interval over seeds and held-out segments (``evaluation/intervals.py``); the BVH export, the
+interval over seeds and held-out segments (``evaluation/intervals.py``); the GENEA table
+(``[genea]``, ``evaluation/genea_eval.py``) has one row per training run; the BVH export, the
 video and the viewer show each method's first seed. The last step, ``science-checks``, reads
 the written tables and fails the run with one line naming every check whose interval does not
 show what the table expects (``RESULTS/science_checks.md`` records every verdict).
@@ -60,8 +61,8 @@ REFERENCE_ROWS = ("ground truth", "mismatched truth", "mean pose (training split
 
 TOP = {"extends": str, "work": str, "results": str, "methods": list, "speaker": dict,
        "datasets": dict, "representations": dict, "iva19": dict, "a2g": dict, "ha2g": dict,
-       "iva19_table": dict, "a2g_table": dict, "fgd": dict, "report": dict, "export": dict,
-       "viewer": dict, "checks": list}
+       "iva19_table": dict, "a2g_table": dict, "fgd": dict, "report": dict, "genea": dict,
+       "export": dict, "viewer": dict, "checks": list}
 SPEAKER = {"dir": str, "files": int, "seconds": float, "seed": int}
 DATASET = {"dir": str, "features": str, "fps": float, "n_context": int, "motion": str,
            "mel_preset": str, "split_seed": int, "ratios": list[float]}
@@ -87,6 +88,7 @@ A2G_TABLE = {"methods": list[str], "eval_runs": int, "samples": int, "seed": int
 FGD = {"dir": str, "dataset": str, "seed": int}
 REPORT = {"truth": str, "methods": list[str], "comparisons": list[list[str]],
           "segment": float}
+GENEA = {"truth": str, "methods": list[str]}
 CHECK = {"name": str, "table": str, "a": str, "b": str, "metric": str, "expect": str}
 EXPECTATIONS = ("< 0", "> 0", "= 0", "record")
 """What a science check asserts of an interval (of ``a``, or of ``a - b``); ``record`` prints
@@ -96,10 +98,10 @@ EXPORT = {"held_out": str, "video": list[dict]}
 PANEL = {"method": str, "title": str}
 VIEWER = {"dir": str, "title": str}
 OPTIONAL = {"extends", "representations", "iva19", "a2g", "ha2g", "iva19_table", "a2g_table",
-            "fgd", "report", "export", "viewer", "patience", "steps", "representation",
+            "fgd", "report", "genea", "export", "viewer", "patience", "steps", "representation",
             "ratios", "comparisons", "segment", "checks", "b", "table"}
 SECTIONS = {"iva19_table": IVA19_TABLE, "a2g_table": A2G_TABLE, "fgd": FGD, "report": REPORT,
-            "export": EXPORT, "viewer": VIEWER}
+            "genea": GENEA, "export": EXPORT, "viewer": VIEWER}
 
 
 @dataclass(frozen=True)
@@ -338,12 +340,12 @@ def _method(row, datasets, representations, families, where: str) -> Method:
 
 def _check_sections(sections: dict, datasets: dict, methods: dict[str, Method]) -> None:
     families = {"iva19_table": ("mean_pose", "iva19"), "a2g_table": ("a2g",),
-                "report": tuple(SETTINGS)}
+                "report": tuple(SETTINGS), "genea": tuple(SETTINGS)}
     for key, allowed in families.items():
         for i, method in enumerate(sections.get(key, {}).get("methods", ())):
             choice(method, methods, f"{key}.methods[{i}]")
             choice(methods[method].family, allowed, f"{key}.methods[{i}] ({method}) family")
-    for key in ("iva19_table", "report"):
+    for key in ("iva19_table", "report", "genea"):
         if key in sections:
             choice(sections[key]["truth"], datasets, f"{key}.truth")
     if "fgd" in sections:
@@ -721,6 +723,17 @@ def report_command(t: Table, runs: list[Run]) -> list[str]:
                   *compare_args(t, "report"))
 
 
+def genea_command(t: Table, runs: list[Run]) -> list[str]:
+    """The GENEA numerical evaluation of every run (one row each), FGD with the extractor."""
+    sec = t.sections["genea"]
+    fgd = ["--fgd", t.work / t.sections["fgd"]["dir"]] if "fgd" in t.sections else []
+    methods = [arg for r in runs for arg in
+               ("--method", r.title, predictions(t, r), t.dataset_dir(r.method.dataset))]
+    return python("evaluation/genea_eval.py", "--natural",
+                  f"{t.dataset_dir(sec['truth'])}:test", *methods, *fgd, "--out",
+                  t.results / "genea")
+
+
 def held_out(t: Table, kind: str) -> Path:
     """The held-out file's ``inputs`` (.wav) or ``labels`` (.bvh) in the report's truth."""
     name = t.sections["export"]["held_out"] + (".wav" if kind == "inputs" else ".bvh")
@@ -777,6 +790,8 @@ def build_plan(t: Table) -> list[Step]:
         plan.add("fgd", fgd_command(t), [fgd], [data[t.sections["fgd"]["dataset"]]])
     if "report" in t.sections:
         _plan_report(plan, data, made)
+    if "genea" in t.sections:
+        _plan_genea(plan, data, made)
     if "export" in t.sections:
         _plan_export(plan, data, made)
     if "viewer" in t.sections:
@@ -902,6 +917,13 @@ def _plan_report(plan: Plan, data: dict, made: dict) -> None:
     t, runs = plan.table, _runs(plan.table, "report")
     deps = [data[t.sections["report"]["truth"]], *(made[r.name] for r in runs)]
     plan.add("report", report_command(t, runs), [t.results / "report.md"],
+             deps + (["fgd"] if "fgd" in t.sections else []))
+
+
+def _plan_genea(plan: Plan, data: dict, made: dict) -> None:
+    t, runs = plan.table, _runs(plan.table, "genea")
+    deps = [data[t.sections["genea"]["truth"]], *(made[r.name] for r in runs)]
+    plan.add("genea", genea_command(t, runs), [t.results / "genea.md", t.results / "genea.csv"],
              deps + (["fgd"] if "fgd" in t.sections else []))
 
 
@@ -1276,7 +1298,8 @@ def summary(t: Table) -> list[str]:
     lines = []
     if "report" in t.sections:
         lines.append(f"report:  {t.results / 'report.md'} (+ .csv, plots)")
-    tables = [t.results / f"{key}.md" for key in ("iva19_table", "a2g_table") if key in t.sections]
+    tables = [t.results / f"{key}.md" for key in ("iva19_table", "a2g_table", "genea")
+              if key in t.sections]
     if tables:
         lines.append("tables:  " + ", ".join(map(str, tables)))
     if "export" in t.sections:

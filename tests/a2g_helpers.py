@@ -76,3 +76,18 @@ def science_run(tmp_path_factory, variant: str) -> Path:
     data = science_dataset(tmp_path_factory)
     config = make_config("demo", variant=variant, steps=SCIENCE_STEPS, epoch_steps=100)
     return cached(tmp_path_factory, f"a2g_science_{variant}", lambda out: train(data, out, config))
+
+
+def with_protocol(sampler, protocol: str):
+    """``sampler``'s weights and code statistics under another named protocol."""
+    import dataclasses
+
+    from gesture_vae.config import PROTOCOLS
+    from gesture_vae.run import build_model
+    from gesture_vae.sample import Sampler
+
+    run = dataclasses.replace(sampler.run, config=dataclasses.replace(
+        sampler.run.config, **PROTOCOLS[protocol]))
+    model = build_model(run)
+    model.set_weights(sampler.model.get_weights())
+    return Sampler(model, run, (sampler.code_mean, sampler.code_std))

@@ -5,7 +5,6 @@ check the sampler's mechanics, which do not depend on how well the model is trai
 ``tests/test_a2g_science.py`` checks what a demo-budget run learns.
 """
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +16,9 @@ from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError
 from data_processing.representations import to_positions
 from gesture_vae import sample
-from gesture_vae.config import PROTOCOLS
-from gesture_vae.run import build_model, is_run
+from gesture_vae.run import is_run
 from gesture_vae.sample import Insertion, Sampler, write_outputs
-from tests.a2g_helpers import tiny_dataset, tiny_run
+from tests.a2g_helpers import tiny_dataset, tiny_run, with_protocol
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +45,6 @@ def split(tmp_path_factory, data):
 def features(data):
     meta = DatasetMeta.load(data)
     return meta.sequence("test", meta.splits["test"][0])["audio"]
-
-
-def with_protocol(sampler, protocol):
-    """The same weights and statistics under another named protocol."""
-    run = dataclasses.replace(sampler.run, config=dataclasses.replace(
-        sampler.run.config, **PROTOCOLS[protocol]))
-    model = build_model(run)
-    model.set_weights(sampler.model.get_weights())
-    return Sampler(model, run, (sampler.code_mean, sampler.code_std))
 
 
 def test_samples_differ_and_follow_the_seed(full, features):

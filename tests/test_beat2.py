@@ -59,7 +59,7 @@ def speech(path, seed: int, seconds: float = SECONDS, sr: int = 16000):
     soundfile.write(path, 0.3 * voiced + 0.01 * rng.normal(size=t.size), sr)
 
 
-def textgrid(path, words):
+def textgrid(path, words, seconds: float = SECONDS):
     """A short-format Praat TextGrid with one word tier (silences as empty intervals)."""
     intervals, last = [], 0.0
     for word, start, end in words:
@@ -67,28 +67,35 @@ def textgrid(path, words):
             intervals.append((last, start, ""))
         intervals.append((start, end, word))
         last = end
-    intervals.append((last, SECONDS, ""))
+    intervals.append((last, seconds, ""))
     body = "".join(f'{a}\n{b}\n"{w}"\n' for a, b, w in intervals)
-    path.write_text(f'File type = "ooTextFile"\nObject class = "TextGrid"\n\n0\n{SECONDS}\n'
-                    f'<exists>\n1\n"IntervalTier"\n"words"\n0\n{SECONDS}\n{len(intervals)}\n'
+    path.write_text(f'File type = "ooTextFile"\nObject class = "TextGrid"\n\n0\n{seconds}\n'
+                    f'<exists>\n1\n"IntervalTier"\n"words"\n0\n{seconds}\n{len(intervals)}\n'
                     + body)
 
 
-@pytest.fixture(scope="module")
-def beat2(tmp_path_factory):
-    """A BEAT2-layout folder: five recordings, a split file, TextGrids, and a model file."""
-    root = tmp_path_factory.mktemp("beat2")
+def beat2_folder(root, seconds: float = SECONDS):
+    """A BEAT2-layout folder: five recordings, a split file, TextGrids, and a model file.
+
+    Returns the raw folder (``ROOT/beat_english_v2.0.0``) and the model file.
+    """
     raw = root / "beat_english_v2.0.0"
     for folder in ("smplxflame_30", "wave16k", "textgrid"):
         (raw / folder).mkdir(parents=True)
     for k, key in enumerate(SPLIT):
-        smplx_npz(raw / "smplxflame_30" / f"{key}.npz", k)
-        speech(raw / "wave16k" / f"{key}.wav", k)
-        textgrid(raw / "textgrid" / f"{key}.TextGrid", WORDS)
+        smplx_npz(raw / "smplxflame_30" / f"{key}.npz", k, n_frames=round(FPS * seconds))
+        speech(raw / "wave16k" / f"{key}.wav", k, seconds)
+        textgrid(raw / "textgrid" / f"{key}.TextGrid", WORDS, seconds)
     rows = [*SPLIT.items(), ("2_scott_0_9_9", "test")]  # a listed id without files: ignored
     pd.DataFrame(rows, columns=["id", "type"]).to_csv(raw / "train_test_split.csv", index=False)
     fake_model(root / "SMPLX_NEUTRAL_2020.npz")
     return raw, root / "SMPLX_NEUTRAL_2020.npz"
+
+
+@pytest.fixture(scope="module")
+def beat2(tmp_path_factory):
+    """:func:`beat2_folder` of recordings of :data:`SECONDS`."""
+    return beat2_folder(tmp_path_factory.mktemp("beat2"))
 
 
 def smplx_joints(poses, trans, rest):

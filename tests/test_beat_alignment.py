@@ -9,7 +9,8 @@ import soundfile
 from data_processing import create_vector, prepare_data
 from data_processing.audio import load_audio
 from data_processing.files import PipelineError
-from evaluation import beat_alignment, beats, metrics
+from data_processing.motion import Motion, load_sources
+from evaluation import beat_alignment, beats, metrics, scoring
 
 FPS = 20
 SR = 16000
@@ -139,14 +140,36 @@ def test_aligned_motion_scores_clearly_higher_than_shifted(synthetic, capsys):
 
 
 def test_python_api_with_a_narrower_sigma(synthetic):
-    from data_processing.motion import load_sources
-
     motions = load_sources([synthetic / "aligned" / "take1.npy"], fps=FPS)
     wide = beats.evaluate(motions, audio=[synthetic / "audio"], sigma=0.3)
     narrow = beats.evaluate(motions, audio=[synthetic / "audio"], sigma=0.01)
     assert narrow.beat_alignment < wide.beat_alignment
     assert list(wide.per_file.columns) == ["name", "audio", "seconds", "onsets", "motion_beats",
                                            "beat_alignment", "l1div"]
+
+
+def test_the_cli_pools_onsets_as_the_scoring_does(synthetic):
+    """One convention: the CLI's beat alignment is the report's, pooled over all onsets."""
+    audio, aligned = synthetic / "audio", synthetic / "aligned"
+    few = ONSETS[:4]  # a second file with fewer onsets, its beats 0.15 s late
+    soundfile.write(audio / "take2.wav", clicks(few, seed=1), SR, subtype="PCM_16")
+    np.save(aligned / "take2.npy", strokes(few + 0.15).reshape(-1, 6))
+    table, per_file = synthetic / "beats.csv", synthetic / "files.csv"
+    assert beat_alignment.main(["--motion", str(aligned), "--audio", str(audio), "--fps",
+                                str(FPS), "--out", str(table), "--per-file", str(per_file)]) == 0
+    cli = float(pd.read_csv(table).loc[0, "beat_alignment"])
+
+    truth = [Motion(m.root_relative(), m.fps, m.skeleton, name=m.name,
+                    audio=audio / f"{m.stem}.wav") for m in load_sources([aligned], fps=FPS)]
+    protocol = scoring.Protocol("beats", True, ("beat_alignment",), "root-relative positions")
+    reference = scoring.Reference(truth, protocol, 0.0, segments=scoring.segment_counts(truth),
+                                  onsets=[scoring.truth_onsets(t) for t in truth])
+    scored = scoring.segment_scores([t.positions for t in truth], reference).point(reference)
+    assert cli == pytest.approx(scored["beat_alignment"], abs=1e-6)
+    files = pd.read_csv(per_file)
+    pooled = (files["beat_alignment"] * files["onsets"]).sum() / files["onsets"].sum()
+    assert cli == pytest.approx(pooled, abs=1e-6)
+    assert abs(cli - files["beat_alignment"].mean()) > 0.05  # the per-file mean would differ
 
 
 def test_unpaired_motion_and_bad_settings_fail_with_one_line(synthetic):

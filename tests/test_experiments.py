@@ -204,7 +204,7 @@ def test_full_profile_changes_only_the_settings_of_make_demo_full():
     full = {s.name: s.shown for s in plan(FULL)}
     extra = {f"sampling-a2g_{v}_seed{s}-seed{k}" for v in VARIANTS for s in SEEDS
              for k in range(5, 10)}
-    assert set(full) - set(demo) == extra
+    assert set(full) - set(demo) == extra | {"genea"}  # GENEA's ~55 s of CPU: not make demo
     changed = {name for name in demo if demo[name] != full[name]}
     assert changed == {"vectors-MFCC", "vectors-Spectro", "a2g-table",
                        *(f"train-{m}" for m in IVA19_RUNS[1:]),
@@ -224,7 +224,23 @@ def test_every_command_parses_with_its_step_parser():
             scripts.add(step.command[1])
             module = importlib.import_module(step.command[1].removesuffix(".py").replace("/", "."))
             module.parse_args(step.command[2:])
-    assert len(scripts) == 22
+    assert len(scripts) == 23
+
+
+def test_genea_step_scores_every_run_with_the_fgd_extractor():
+    step = by_name(FULL)["genea"]
+    command = step.command
+    assert command[:4] == ["python", "evaluation/genea_eval.py", "--natural",
+                           "demo_full/iva19_compare/MFCC:test"]
+    methods = [command[i + 1:i + 4] for i, arg in enumerate(command) if arg == "--method"]
+    assert methods[0] == ["mean pose", "demo_full/iva19_compare/runs/predicted/mean_pose",
+                          "demo_full/iva19_compare/MFCC"]
+    assert ["A2G full (seed 2)", "demo_full/a2g_runs/a2g_full_seed2/test_samples",
+            "demo_full/a2g"] in methods
+    assert len(methods) == 1 + 9 * len(SEEDS)  # one row per training run
+    assert command[-4:] == ["--fgd", "demo_full/fgd_extractor", "--out", "results/genea"]
+    assert {"fgd", "samples-ha2g_holistic_seed1", "strip-pca16_MFCC_seed0"} <= set(step.deps)
+    assert "genea" not in by_name(DEMO)
 
 
 def test_iva19_table_labels():

@@ -17,6 +17,7 @@ from evaluation import fgd, genea_eval, metrics
 from evaluation.fgd_extractor import (
     FeatureExtractor,
     data_fingerprint,
+    noise_floor,
     split_halves,
     train_extractor,
 )
@@ -427,6 +428,12 @@ def test_genea_eval_with_both_extractors(trained, trained_ted, data_dir, tmp_pat
         # The floor does not depend on the method: it is the natural motion's.
         assert rows["noisy"][f"fgd_{protocol}_floor"] == rows["natural"][f"fgd_{protocol}_floor"]
     assert float(rows["natural"]["cca_genea"]) == pytest.approx(1.0, abs=1e-5)
+    # ... and the caption repeats it, as noise_floor() computes it.
+    text = out.with_suffix(".md").read_text()
+    for column in ("fgd_ours_floor", "fgd_ours_raw_floor", "fgd_ted_floor"):
+        assert f"`{column}` {float(rows['natural'][column]):.3f}" in text
+    floor = noise_floor(trained[0], load_split(data_dir, "test"))
+    assert float(rows["natural"]["fgd_ours_floor"]) == pytest.approx(floor[0], rel=1e-4)
 
 
 @pytest.mark.parametrize(("kind", "match"), [
@@ -463,3 +470,10 @@ def test_cli_error_is_one_line_on_stderr(tmp_path):
     assert done.stderr.strip().splitlines()[-1] == (
         f"error: {tmp_path / 'none' / 'config.json'}: no such file (train the extractor with "
         "evaluation/fgd.py train DATA_DIR OUT_DIR)")
+
+
+def test_evaluation_step_clis_load_tensorflow_only_in_main():
+    """``--help`` is fast: the FGD and GENEA steps load TensorFlow inside ``main`` only."""
+    code = ("import sys, evaluation.fgd, evaluation.genea_eval\n"
+            "sys.exit('tensorflow' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

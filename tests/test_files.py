@@ -84,7 +84,15 @@ def test_pipeline_errors_cross_processes():
     assert parallel_map(_square, [2, 3], workers=2, collect_errors=True)[0] == 4
 
 
-def test_default_workers_is_one_process_on_two_cores(monkeypatch):
-    for cores, expected in ((1, 1), (2, 1), (8, 8), (None, 1)):
-        monkeypatch.setattr(parallel.os, "cpu_count", lambda cores=cores: cores)
-        assert parallel.default_workers() == expected
+def test_default_workers_repays_the_pool_start_up(monkeypatch, tmp_path):
+    spawn = parallel.SPAWN_SECONDS
+    for cores, items, work, expected in ((2, 6, 3.0, 1),  # the demo's data steps: one
+                                         (2, 6, 3 * spawn, 2),  # hours of recordings: both
+                                         (16, 6, 3 * spawn, 6),  # one per item at most
+                                         (16, 400, spawn, 1), (16, 400, 1.1 * spawn, 16),
+                                         (1, 400, 100 * spawn, 1)):
+        monkeypatch.setattr(parallel, "usable_cores", lambda cores=cores: cores)
+        assert parallel.default_workers(items, work) == expected, (cores, items, work)
+    (tmp_path / "a.wav").write_bytes(b"x" * 4000)
+    assert parallel.file_seconds([tmp_path / "a.wav", "", tmp_path / "missing.bvh"]) == (
+        4000 / parallel.BYTES_PER_SECOND)

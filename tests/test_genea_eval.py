@@ -100,24 +100,31 @@ def test_evaluate_natural_against_itself_and_ids(rng):
 
 
 def test_cli_table_with_the_natural_row(rng, tmp_path, capsys):
-    natural, method = tmp_path / "natural", tmp_path / "method"
-    natural.mkdir()
-    method.mkdir()
+    natural, method, sampled = tmp_path / "natural", tmp_path / "method", tmp_path / "sampled"
+    for d in (natural, method, sampled):
+        d.mkdir()
     for i in range(2):
         m = smooth_motion(rng).positions
         np.save(natural / f"{i}.npy", m.reshape(len(m), -1))
         np.save(method / f"{i}.npy", (m + rng.normal(0, 1.0, m.shape)).reshape(len(m), -1))
+        # (N, T, D): three samples, the first the natural motion itself (it is the one scored)
+        np.save(sampled / f"{i}.npy", np.stack([m, m + 5.0, m - 5.0]).reshape(3, len(m), -1))
     out = tmp_path / "genea"
     assert genea_eval.main(["--natural", str(natural), "--method", "noisy", str(method),
-                            "--fps", "30", "--out", str(out)]) == 0
+                            "--method", "sampled", str(sampled), "--fps", "30",
+                            "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "hellinger_speed_genea" in printed
     assert "| natural |" in printed
     table = np.genfromtxt(out.with_suffix(".csv"), delimiter=",", names=True, dtype=None,
                           encoding=None)
-    assert list(table["method"]) == ["natural", "noisy"]
+    assert list(table["method"]) == ["natural", "noisy", "sampled"]
     assert table["cca_genea"][0] == pytest.approx(1.0, abs=1e-5)
     assert table["hellinger_speed_genea"][1] > 0.0
+    assert table["hellinger_speed_genea"][2] == pytest.approx(0.0, abs=1e-6)
+    assert table["cca_genea"][2] == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(SystemExit):  # NAME SRC [DATA_DIR]
+        genea_eval.main(["--natural", str(natural), "--method", "x"])
     with pytest.raises(PipelineError, match="--bin-width must be > 0"):
         genea_eval.main(["--natural", str(natural), "--method", "x", str(method), "--fps", "30",
                          "--bin-width", "0"])

@@ -59,10 +59,11 @@ def test_iva19_names_pair_by_number(tmp_path):
     assert pairs["20"][1].name == "gesture20.bvh"
 
 
-@pytest.mark.parametrize("layout", ["genea", "beat"])
+@pytest.mark.parametrize("layout", ["genea", "genea2020", "beat"])
 def test_other_layouts(tmp_path, layout):
     raw = tmp_path / "raw"
-    wav_dir, bvh_dir = (raw / "wav", raw / "bvh") if layout == "genea" else (raw, raw)
+    folders = {"genea": ("wav", "bvh"), "genea2020": ("Audio", "Motion"), "beat": (".", ".")}
+    wav_dir, bvh_dir = (raw / name for name in folders[layout])
     wav_dir.mkdir(parents=True, exist_ok=True)
     bvh_dir.mkdir(parents=True, exist_ok=True)
     (wav_dir / "1_wayne_0_1_1.wav").write_bytes(b"")

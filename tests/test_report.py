@@ -5,8 +5,9 @@ import pytest
 from data_processing import create_vector, prepare_data
 from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError
+from data_processing.motion import load_split
 from evaluation import intervals, report, scoring
-from evaluation.fgd_extractor import train_extractor
+from evaluation.fgd_extractor import noise_floor, train_extractor
 from tests.test_fgd import TINY
 
 RATIOS = (0.5, 0.17, 0.33)  # 6 recordings: 3 train, 1 dev, 2 test
@@ -131,9 +132,13 @@ def test_cli_writes_the_report_with_fgd_plots_seeds_and_comparisons(iva19_data, 
                         "--method", "A2G data", str(rot6d), str(a2g_data),
                         "--compare", "noisy", "copy"]) == 0
     table = pd.read_csv(out.with_suffix(".csv"), index_col="method")
-    assert list(table.index) == [*scoring.REFERENCES, "copy", "noisy", "A2G data"]
+    assert list(table.index) == [*scoring.REFERENCES, report.FLOOR, "copy", "noisy", "A2G data"]
     assert table.loc["noisy", "seeds"] == 2
     assert table.loc["copy", "seeds"] == 1
+    # The noise floor: FGD between two halves of the truth, a value without seeds or interval.
+    floor = noise_floor(extractor, load_split(iva19_data, "test"))
+    assert table.loc[report.FLOOR, "fgd"] == pytest.approx(floor[0], rel=1e-4)
+    assert table.loc[report.FLOOR, ["seeds", "fgd_lo", "ape"]].isna().all()
     assert table.loc[report.TRUTH, "fgd"] == pytest.approx(0.0, abs=1e-6)
     assert table.loc["copy", "fgd"] == pytest.approx(0.0, abs=1e-6)
     assert table.loc["noisy", "fgd"] > 10 * table.loc["A2G data", "fgd"]
@@ -153,6 +158,8 @@ def test_cli_writes_the_report_with_fgd_plots_seeds_and_comparisons(iva19_data, 
     assert "torso length" in text
     assert "sigma 0.1 s" in text
     assert "| noisy − copy | APE |" in text
+    assert f"| {report.FLOOR} | - | - |" in text
+    assert f"FGD noise floor (row `{report.FLOOR}`): {floor[0]:.3f}" in text
     for suffix in ("_metrics.png", "_speed.png"):
         png = out.with_name("report" + suffix)
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -24,8 +24,9 @@ The loop gives every model the same services:
 * ``tf.function``-compiled steps written for ``tf.distribute``: the loss is divided by
   ``num_replicas_in_sync`` and the dataset is distributed, so the same code runs on one CPU
   here and on several GPUs unchanged (pass a strategy; build the model in its scope);
-* mixed precision: pass a ``keras.optimizers.LossScaleOptimizer`` (the step scales the loss
-  with ``optimizer.scale_loss`` as Keras' own ``fit`` does);
+* mixed precision: a model and optimizers prepared by :mod:`training.precision` (a
+  ``LossScaleOptimizer`` for float16: the step scales the loss with ``optimizer.scale_loss``
+  as Keras' own ``fit`` does);
 * no host synchronisation per step: the losses are summed on the device and read once per
   epoch (the progress bar shows the running loss every :data:`POSTFIX_EVERY` steps);
 * exact resume: a checkpoint after every epoch holds the model, every optimizer, the epoch
