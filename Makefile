@@ -66,7 +66,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_iva19.py
 	$(BIN)/python benchmarks/bench_a2g.py
+	$(BIN)/python benchmarks/bench_ha2g.py
 	$(BIN)/python benchmarks/bench_speed.py
+	$(BIN)/python benchmarks/bench_stream.py
 
 clean:
 	rm -rf demo demo_full results .pytest_cache .ruff_cache
