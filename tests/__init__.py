@@ -2,7 +2,7 @@
 
 Under pytest-xdist (``make test`` runs two workers on two cores) every op and every BLAS call
 runs on one thread: the workers already keep both cores busy, and a second thread per op
-only adds switching between them (from a fresh clone the suite took 642 s this way and 681 s
+only adds switching between them (from a fresh clone the suite took 624 s this way and 681 s
 with TensorFlow's default pools). Subprocesses the tests start inherit the setting.
 """
 
