@@ -50,7 +50,6 @@ from evaluation import intervals, metrics
 from evaluation.scoring import (
     COLUMNS,
     REFERENCES,
-    SEGMENT_SECONDS,
     Method,
     Reference,
     Scores,
@@ -192,12 +191,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--delta", type=float, default=metrics.PCK_DELTA,
                         help="PCK threshold in torso lengths (default %(default)s)")
     parser.add_argument("--modes", help="demo speaker's hidden_modes.json: add the Modes column")
-    parser.add_argument("--segment", type=float, default=SEGMENT_SECONDS,
-                        help="held-out segment length in seconds (default %(default)s)")
-    parser.add_argument("--boot", type=int, default=intervals.N_BOOT,
-                        help="bootstrap replicates (default %(default)s)")
-    parser.add_argument("--boot-seed", type=int, default=intervals.SEED,
-                        help="seed of the resampling (default %(default)s)")
+    intervals.add_arguments(parser)
     args = parser.parse_args(argv)
     short = [m[0] for m in args.method if len(m) < 2]
     if short:

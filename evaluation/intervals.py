@@ -41,7 +41,15 @@ import numpy as np
 import pandas as pd
 
 from data_processing.files import PipelineError
-from evaluation.scoring import COLUMNS, MISMATCHED, TRUTH, Reference, Scores, statistic
+from evaluation.scoring import (
+    COLUMNS,
+    MISMATCHED,
+    SEGMENT_SECONDS,
+    TRUTH,
+    Reference,
+    Scores,
+    statistic,
+)
 
 SEPARATION = (TRUTH, MISMATCHED)  # the comparison that says whether a metric discriminates
 
@@ -128,6 +136,16 @@ class Bootstrap:
         if widths - {self.n_segments}:
             raise PipelineError(f"method {scores.name!r}: scored on {sorted(widths)} segments, "
                                 f"the table on {self.n_segments}")
+
+
+def add_arguments(parser) -> None:
+    """The intervals' options of a scoring CLI: ``--segment``, ``--boot``, ``--boot-seed``."""
+    parser.add_argument("--segment", type=float, default=SEGMENT_SECONDS,
+                        help="held-out segment length in seconds (default %(default)s)")
+    parser.add_argument("--boot", type=int, default=N_BOOT,
+                        help="bootstrap replicates (default %(default)s)")
+    parser.add_argument("--boot-seed", type=int, default=SEED,
+                        help="seed of the resampling (default %(default)s)")
 
 
 def verdict(low: float, high: float) -> str:

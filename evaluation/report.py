@@ -78,7 +78,6 @@ from evaluation.scoring import (
     COLUMNS,
     PROTOCOLS,
     REFERENCES,
-    SEGMENT_SECONDS,
     TRUTH,
     Method,
     Reference,
@@ -277,12 +276,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="PCK threshold in torso lengths (default %(default)s)")
     parser.add_argument("--sigma", type=float, default=beats.SIGMA,
                         help="beat alignment tolerance in seconds (default %(default)s, HA2G)")
-    parser.add_argument("--segment", type=float, default=SEGMENT_SECONDS,
-                        help="held-out segment length in seconds (default %(default)s)")
-    parser.add_argument("--boot", type=int, default=intervals.N_BOOT,
-                        help="bootstrap replicates (default %(default)s)")
-    parser.add_argument("--boot-seed", type=int, default=intervals.SEED,
-                        help="seed of the resampling (default %(default)s)")
+    intervals.add_arguments(parser)
     return parser.parse_args(argv)
 
 
