@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ha2g.py
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_stream.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
 	rm -rf demo demo_full results .pytest_cache .ruff_cache

@@ -4,6 +4,7 @@ Usage (the original's positional form, plus options)::
 
     python train.py MODEL EPOCHS DATA_DIR N_INPUT ENCODE [DIM]
         [--batch-size 2056] [--learning-rate 1e-3] [--seed 0] [--patience P]
+        [--windows auto|stored|sequences]
 
 ``ENCODE`` ``False`` regresses the motion vectors ``Y_*.npy`` (the baseline); ``True``
 regresses the codes ``DATA_DIR/DIM/Y_*_encoded.npy`` written by
@@ -13,6 +14,8 @@ directory (:mod:`speech_encoder.model`): ``config.json`` (what the model predict
 through which representation, from which features), ``model.keras``, ``skeleton.json``, and the
 training loop's checkpoints, TensorBoard logs, ``history.csv`` and ``loss_curve.png``;
 rerunning the same command after an interruption resumes training.
+``--windows`` chooses where the speech windows come from (:mod:`speech_encoder.windows`):
+``X_*.npy`` or formed on the fly from ``sequences/``, identical batches either way.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data_processing.dataset import DatasetMeta
+from data_processing.dataset import STORED_WINDOWS_LIMIT, DatasetMeta
 from data_processing.files import PipelineError, check_range, claim_run, file_sha256, run_cli
 from motion_repr_learning.ae.representation import ENCODING_INFO
 from speech_encoder.config import NetworkConfig, TrainSettings
+from speech_encoder.windows import SOURCES, split_windows
+from training.distribute import strategy_from_environment, worker_run_dir
 from training.precision import PRECISIONS
 
 if TYPE_CHECKING:
@@ -68,7 +73,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(default: train all epochs, keep the best dev epoch)")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed")
     parser.add_argument("--mirrored", action="store_true",
-                        help="train under tf.distribute.MirroredStrategy (all local GPUs)")
+                        help="train under tf.distribute.MirroredStrategy (all local GPUs); "
+                             "TF_CONFIG with several workers: MultiWorkerMirroredStrategy "
+                             "(docs/distributed.md)")
+    parser.add_argument("--windows", default="auto", choices=SOURCES,
+                        help="speech windows: stored X_*.npy, formed on the fly from "
+                             "sequences/, or auto (default: stored up to "
+                             f"{STORED_WINDOWS_LIMIT / 2**30:g} GiB per split; same batches)")
     parser.add_argument("--precision", default="float32", choices=PRECISIONS,
                         help="number format of the network (default float32; mixed_bfloat16 "
                              "pays off only with bf16 hardware: README, Speed)")
@@ -122,15 +133,14 @@ def run_settings(args: argparse.Namespace, meta: DatasetMeta) -> dict:
 def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
     """Train and save a model; return its path and card."""
     check_arguments(args)
+    strategy = strategy_from_environment(mirrored=args.mirrored)  # before any other TF op
     import keras
-    import tensorflow as tf
 
     from speech_encoder.model import (
         EVAL_BATCH,
         ModelCard,
         build_model,
         check_model_dir,
-        load_windows,
         save_model,
         window_dataset,
     )
@@ -139,14 +149,13 @@ def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
 
     meta = DatasetMeta.load(args.data_dir)
     targets = load_targets(meta, args)
-    x_train = load_windows(meta, "train", len(targets.train))
-    x_dev = load_windows(meta, "dev", len(targets.dev))
+    x_train = split_windows(meta, "train", len(targets.train), args.windows)
+    x_dev = split_windows(meta, "dev", len(targets.dev), args.windows)
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, patience=args.patience,
                              seed=args.seed)
     config = NetworkConfig()
     set_seed(args.seed)
-    strategy = tf.distribute.MirroredStrategy() if args.mirrored else tf.distribute.get_strategy()
     with strategy.scope():
         model = set_precision(build_model(meta, targets, config=config, seed=args.seed),
                               args.precision)
@@ -168,7 +177,9 @@ def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
 def main(argv=None) -> int:
     """Run the step."""
     args = parse_args(argv)
-    path, card = train(args)
+    with worker_run_dir(args.model_dir) as model_dir:  # the chief's, or a worker's private copy
+        args.model_dir = str(model_dir)
+        path, card = train(args)
     what = (f"DIM-{card.dim} codes ({card.representation_kind} {card.representation})"
             if card.predicts == "encoding" else f"{card.motion} motion (D {card.motion_size})")
     print(f"saved {path}: {card.features} -> {what}, best epoch {card.training['best_epoch']}")

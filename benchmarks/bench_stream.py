@@ -14,7 +14,8 @@ For each family (``stream.py``, :mod:`helpers.streaming`), on the demo speaker's
 
 The models are untrained (the compute does not depend on the weights) at the published sizes:
 IVA'19 (MFCC, 20 fps, ``n_context`` 60 and the demo's 10) and Audio2Gestures ``full``
-(a2g log-mel, 30 fps) at the ``paper`` and ``demo`` widths.
+(a2g log-mel, 30 fps) at the ``paper`` and ``demo`` widths, and at the ``demo`` widths with a
+bounded lookahead of 8 and 0 (causal) future frames per temporal stack (``lookahead``).
 
 Usage::
 
@@ -57,13 +58,13 @@ def iva19_model(workdir: Path, n_context: int):
     return load_model(path)
 
 
-def a2g_sampler(workdir: Path, preset: str) -> Sampler:
+def a2g_sampler(workdir: Path, preset: str, lookahead: int | None = None) -> Sampler:
     """An untrained Audio2Gestures ``full`` sampler at ``preset``'s widths."""
     skeleton = demo_speaker.demo_skeleton()
     width = 6 * len(skeleton.rotating) + 3 * len(skeleton.translating)
     norm = Normalisation(np.zeros(64, np.float32), np.ones(64, np.float32),
                          np.zeros(width, np.float32), np.ones(width, np.float32))
-    config = make_config(preset, variant="full")
+    config = make_config(preset, variant="full", lookahead=lookahead)
     run = Run(workdir, config, {"fps": 30.0, "features": "Spectro", "mel_preset": "a2g",
                                 "feature_size": 64, "mfcc_rate": "native"}, skeleton, norm)
     stats = (np.zeros((8, config.code_size), np.float32),
@@ -105,9 +106,10 @@ def main(argv=None) -> int:
         for n_context in (60, 10):
             print(report(f"IVA'19, n_context {n_context} (20 fps)",
                          iva19_model(Path(tmp), n_context), audio), flush=True)
-        for preset in ("paper", "demo"):
-            print(report(f"Audio2Gestures full, {preset} widths (30 fps)",
-                         a2g_sampler(Path(tmp), preset), audio), flush=True)
+        for preset, lookahead in (("paper", None), ("demo", None), ("demo", 8), ("demo", 0)):
+            bounded = "" if lookahead is None else f", lookahead {lookahead} per stack"
+            print(report(f"Audio2Gestures full, {preset} widths{bounded} (30 fps)",
+                         a2g_sampler(Path(tmp), preset, lookahead), audio), flush=True)
     print("HA2G: not streamed (clip by clip, bidirectional GRUs: one clip of latency).")
     return 0
 

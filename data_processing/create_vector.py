@@ -8,7 +8,11 @@ Usage::
 
 Reads ``DATA_DIR/gg-{train,dev,test}.csv`` (from ``prepare_data.py``), processes the files in
 parallel, and writes the arrays listed in :mod:`data_processing.dataset`, ``meta.json`` last
-(with the MFCC rate, :mod:`data_processing.audio`).
+(with the MFCC rate, :mod:`data_processing.audio`); ``X_<split>.npy`` only up to
+:data:`~data_processing.dataset.STORED_WINDOWS_LIMIT` (``train.py`` forms larger ones from
+``sequences/``). Memory is bounded by one recording and a block of the statistics
+(:func:`column_stats`), whatever the dataset's size: each recording is saved as soon as it is
+read, and the statistics and ``X``/``Y`` are computed from those files.
 Transcripts listed in the tables are checked and recorded in ``meta.json`` (their words per
 frame: :meth:`data_processing.dataset.DatasetMeta.words`).
 ``N_CONTEXT`` is the original's: 60 means 30 frames on each side, 61-frame windows padded
@@ -27,12 +31,18 @@ import numpy as np
 import pandas as pd
 
 from data_processing import audio
-from data_processing.audio import context_windows
+from data_processing.audio import context_window_view
 from data_processing.bvh import BVHMotion, read_bvh
-from data_processing.dataset import SPLITS, DatasetMeta
+from data_processing.dataset import (
+    SPLITS,
+    STORED_WINDOWS_LIMIT,
+    DatasetMeta,
+    stored_windows_bytes,
+)
 from data_processing.files import (
     PipelineError,
     PipelineErrors,
+    atomic_path,
     attempt,
     check_range,
     directory_lock,
@@ -166,22 +176,69 @@ def read_split_table(data_dir: Path, split: str) -> list[tuple[str, str, str, st
     return rows
 
 
+def vectorise_to_file(job: tuple) -> dict:
+    """:func:`vectorise_pair`, its arrays saved to ``sequences/<split>/<id>.npz``.
+
+    The job is :func:`vectorise_pair`'s plus the motion representation stored as ``motion``
+    and the ``.npz`` path; only a small record is returned (id, ``bvh``, skeleton, source fps,
+    warning, ``frames``), so the arrays of the whole dataset are never in memory together.
+    """
+    *pair, motion, path = job
+    r = vectorise_pair(tuple(pair))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, audio=r["audio"], motion=r[motion], rot6d=r["rot6d"], positions=r["positions"])
+    return {"id": r["id"], "bvh": r["bvh"], "skeleton": r["skeleton"],
+            "source_fps": r["source_fps"], "warning": r["warning"], "frames": len(r["audio"])}
+
+
 def vectorise_all(jobs: list, *, workers: int | None) -> list[dict]:
-    """:func:`vectorise_pair` on every job: the validation pass that reads each pair once.
+    """:func:`vectorise_to_file` on every job: the validation pass that reads each pair once.
 
     Raises
     ------
     PipelineErrors
-        Listing every bad file with its reason (nothing has been written).
+        Listing every bad file with its reason (nothing has been committed).
     """
-    return validate_all(vectorise_pair, jobs, workers=workers, desc="vectorising",
+    return validate_all(vectorise_to_file, jobs, workers=workers, desc="vectorising",
                         work_seconds=file_seconds(p for job in jobs for p in job[1:4]))
 
 
-def _stats(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = frames.mean(axis=0)
-    std = frames.std(axis=0)
-    return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
+def _read(path: Path, key: str) -> np.ndarray:
+    """One array of a sequence file (only that one is read)."""
+    with np.load(path) as data:
+        return data[key]
+
+
+STATS_BLOCK_BYTES = 16 * 2**20
+"""Memory of one block of columns in :func:`column_stats` (at least 8 columns at a time)."""
+
+
+def column_stats(paths: list[Path], key: str,
+                 rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-column mean, std and max ``|x - mean|`` of the ``key`` rows of every file, stacked.
+
+    ``rows`` is the files' total. Computed a block of columns at a time
+    (:data:`STATS_BLOCK_BYTES`), one file in memory besides the block. numpy's summation
+    order depends on the stack's layout (row by row for C-ordered rows, pairwise down each
+    column for the column-major log-mel), which a block of several columns keeps, so the
+    results equal those of the whole stack bit for bit: the statistics of the datasets built
+    before.
+
+    Returns
+    -------
+    mean, std, absmax : np.ndarray [shape=(D,)]
+        float32; ``std`` and ``absmax`` of at most 1e-6 are replaced by 1.
+    """
+    block = max(8, STATS_BLOCK_BYTES // (4 * rows))
+    mean, std, absmax = [], [], []
+    for start in range(0, _read(paths[0], key).shape[1], block):
+        stack = np.concatenate([_read(p, key)[:, start : start + block] for p in paths])
+        mean.append(stack.mean(axis=0))
+        std.append(stack.std(axis=0))
+        absmax.append(np.abs(stack - mean[-1]).max(axis=0))
+    mean, std, absmax = (np.concatenate(x).astype(np.float32) for x in (mean, std, absmax))
+    return (mean, np.where(std > 1e-6, std, 1.0).astype(np.float32),
+            np.where(absmax > 1e-6, absmax, 1.0).astype(np.float32))
 
 
 def _versions() -> dict:
@@ -196,14 +253,20 @@ def _versions() -> dict:
     return out
 
 
+STALE = [f"X_{split}.npy" for split in SPLITS]
+"""Windows a rebuild may not write (above the limit): removed with the old ``meta.json``."""
+
+
 def create_vectors(data_dir, n_context: int, settings: VectorSettings, *,
-                   motion: str = "pos_vel", workers: int | None = None) -> DatasetMeta:
+                   motion: str = "pos_vel", workers: int | None = None,
+                   windows_limit: int = STORED_WINDOWS_LIMIT) -> DatasetMeta:
     """Build every array of a dataset directory and return its description.
 
-    Every pair is read and checked first (:func:`vectorise_all`); the outputs are then
-    written to a staging directory and committed together (``meta.json`` last), so that a
-    failure or a kill leaves the previous dataset complete. The directory is locked for the
-    whole run.
+    Every pair is read, checked and saved to a staging directory (:func:`vectorise_all`);
+    the other outputs are then written there from those files, one sequence in memory at a
+    time, and committed together (``meta.json`` last), so that a failure or a kill leaves the
+    previous dataset complete. ``X_<split>.npy`` is written when it holds at most
+    ``windows_limit`` bytes. The directory is locked for the whole run.
     """
     data_dir = Path(data_dir)
     check_settings(n_context, settings, motion, workers)
@@ -212,14 +275,16 @@ def create_vectors(data_dir, n_context: int, settings: VectorSettings, *,
         tables = {split: read_split_table(data_dir, split) for split in SPLITS}
         if not tables["train"]:
             raise PipelineError(f"{data_dir / 'gg-train.csv'}: no training files")
-        jobs = [(*row, settings) for split in SPLITS for row in tables[split]]
-        results = vectorise_all(jobs, workers=workers)
-        by_split, start = {}, 0
-        for split in SPLITS:
-            by_split[split] = results[start : start + len(tables[split])]
-            start += len(tables[split])
-        with staged_outputs(data_dir, invalidate=["meta.json"], last=["meta.json"]) as stage:
-            meta = _write_dataset(stage, by_split, n_context, settings, motion)
+        with staged_outputs(data_dir, invalidate=["meta.json", *STALE],
+                            last=["meta.json"]) as stage:
+            jobs = [(*row, settings, motion, stage / "sequences" / split / f"{row[0]}.npz")
+                    for split in SPLITS for row in tables[split]]
+            results = vectorise_all(jobs, workers=workers)
+            by_split, start = {}, 0
+            for split in SPLITS:
+                by_split[split] = results[start : start + len(tables[split])]
+                start += len(tables[split])
+            meta = _write_dataset(stage, by_split, n_context, settings, motion, windows_limit)
             meta.files = {r["id"]: _source_files(*job[1:4]) for r, job in zip(results, jobs)}
             meta.save(stage)
     meta.root = data_dir
@@ -232,51 +297,62 @@ def _source_files(wav: str, bvh: str, transcript: str) -> dict[str, str]:
     return {kind: str(Path(path).resolve()) for kind, path in files.items()}
 
 
+def _save_rows(path: Path, shape: tuple, chunks) -> None:
+    """A float32 ``.npy`` of ``shape`` written chunk by chunk, as ``np.save`` would write it."""
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+              "fortran_order": False, "shape": tuple(shape)}
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        np.lib.format.write_array_header_1_0(file, header)
+        for chunk in chunks:
+            np.ascontiguousarray(chunk, np.float32).tofile(file)
+
+
+WINDOW_CHUNK = 4096
+"""Windows copied at a time when writing ``X`` files (a long recording's are never whole)."""
+
+
+def _window_chunks(path: Path, silence: np.ndarray, n_context: int):
+    windows = context_window_view(_read(path, "audio"), silence, n_context)
+    for start in range(0, len(windows), WINDOW_CHUNK):
+        yield windows[start : start + WINDOW_CHUNK]
+
+
 def _write_dataset(out: Path, by_split: dict, n_context: int, settings: VectorSettings,
-                   motion: str) -> DatasetMeta:
-    """Write the statistics, skeleton and arrays of ``by_split`` under ``out``."""
-    train_audio = np.concatenate([r["audio"] for r in by_split["train"]])
-    train_motion = np.concatenate([r[motion] for r in by_split["train"]])
+                   motion: str, windows_limit: int) -> DatasetMeta:
+    """Write the statistics, skeleton, ``X``/``Y`` and test windows from the staged sequences."""
+    paths = {split: [out / "sequences" / split / f"{r['id']}.npz" for r in rows]
+             for split, rows in by_split.items()}
     silence = audio.silence_frame(settings.features, fps=settings.fps,
                                   mel_preset=settings.mel_preset)
-    _write_stats(out / "stats", train_audio, train_motion, silence)
+    rows = sum(r["frames"] for r in by_split["train"])
+    audio_mean, audio_std, _ = column_stats(paths["train"], "audio", rows)
+    motion_mean, motion_std, motion_absmax = column_stats(paths["train"], "motion", rows)
+    stats = {"audio_mean": audio_mean, "audio_std": audio_std, "motion_mean": motion_mean,
+             "motion_std": motion_std, "motion_absmax": motion_absmax, "silence": silence}
+    for name, value in stats.items():
+        save_array(out / "stats" / f"{name}.npy", value)
     by_split["train"][0]["skeleton"].save(out / "skeleton.json")
-    width = n_context + 1
+    width, features, output = n_context + 1, len(audio_mean), len(motion_mean)
     for split, rows in by_split.items():
-        windows = [context_windows(r["audio"], silence, n_context) for r in rows]
-        save_array(out / f"X_{split}.npy", np.concatenate(
-            windows or [np.zeros((0, width, train_audio.shape[1]), np.float32)]))
-        save_array(out / f"Y_{split}.npy", np.concatenate(
-            [r[motion] for r in rows] or [np.zeros((0, train_motion.shape[1]), np.float32)]))
+        n_rows = sum(r["frames"] for r in rows)
+        _save_rows(out / f"Y_{split}.npy", (n_rows, output),
+                   (_read(path, "motion") for path in paths[split]))
+        if stored_windows_bytes(n_rows, width, features) <= windows_limit:
+            _save_rows(out / f"X_{split}.npy", (n_rows, width, features),
+                       (c for path in paths[split] for c in _window_chunks(path, silence,
+                                                                           n_context)))
         if split == "test":
-            (out / "test_inputs").mkdir()
-            for r, x in zip(rows, windows):
-                save_array(out / "test_inputs" / f"X_test_{r['id']}.npy", x)
-        (out / "sequences" / split).mkdir(parents=True)
-        for r in rows:
-            np.savez(out / "sequences" / split / f"{r['id']}.npz", audio=r["audio"],
-                     motion=r[motion], rot6d=r["rot6d"], positions=r["positions"])
+            for r, path in zip(rows, paths[split]):
+                _save_rows(out / "test_inputs" / f"X_test_{r['id']}.npy",
+                           (r["frames"], width, features), _window_chunks(path, silence,
+                                                                          n_context))
     return DatasetMeta(
         fps=float(settings.fps), features=settings.features, mel_preset=settings.mel_preset,
-        feature_size=int(train_audio.shape[1]), n_context=n_context, motion=motion,
-        output_size=int(train_motion.shape[1]),
+        feature_size=features, n_context=n_context, motion=motion, output_size=output,
         source_fps=float(by_split["train"][0]["source_fps"]),
         splits={split: [r["id"] for r in rows] for split, rows in by_split.items()},
         files={}, versions=_versions(), mfcc_rate=settings.mfcc_rate, root=out,
     )
-
-
-def _write_stats(out: Path, train_audio: np.ndarray, train_motion: np.ndarray,
-                 silence: np.ndarray) -> None:
-    """``stats/*.npy`` from the training split (see :mod:`data_processing.dataset`)."""
-    audio_mean, audio_std = _stats(train_audio)
-    motion_mean, motion_std = _stats(train_motion)
-    absmax = np.abs(train_motion - motion_mean).max(axis=0)
-    stats = {"audio_mean": audio_mean, "audio_std": audio_std, "motion_mean": motion_mean,
-             "motion_std": motion_std, "silence": silence,
-             "motion_absmax": np.where(absmax > 1e-6, absmax, 1.0).astype(np.float32)}
-    for name, value in stats.items():
-        save_array(out / f"{name}.npy", value)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -316,9 +392,11 @@ def main(argv=None) -> int:
                           workers=args.workers)
     root = Path(args.data_dir)
     for split in SPLITS:
-        x = np.load(root / f"X_{split}.npy", mmap_mode="r")
         y = np.load(root / f"Y_{split}.npy", mmap_mode="r")
-        print(f"{split}: {len(meta.splits[split])} files, X {x.shape}, Y {y.shape}")
+        stored = root / f"X_{split}.npy"
+        x = (np.load(stored, mmap_mode="r").shape if stored.is_file() else
+             f"not stored (over {STORED_WINDOWS_LIMIT / 2**30:g} GiB: formed from sequences/)")
+        print(f"{split}: {len(meta.splits[split])} files, X {x}, Y {y.shape}")
     print(f"wrote {root / 'meta.json'} ({meta.features}, {meta.fps:g} fps, {meta.motion})")
     return 0
 

@@ -8,7 +8,9 @@
     stats/motion_{mean,std}.npy per output column, training split only
     stats/motion_absmax.npy    per column max |Y_train - mean| (the DAE's `centred` scale)
     stats/silence.npy          the feature vector of silence (context padding)
-    X_{split}.npy              (N, N_CONTEXT + 1, F) context windows, raw features
+    X_{split}.npy              (N, N_CONTEXT + 1, F) context windows, raw features; written
+                               only up to STORED_WINDOWS_LIMIT bytes (train.py forms them
+                               from sequences/ otherwise: speech_encoder/windows.py)
     Y_{split}.npy              (N, D) motion vectors (pos_vel or rot6d)
     test_inputs/X_test_<id>.npy  windows of one test file
     sequences/<split>/<id>.npz   audio (T, F), motion (T, D), rot6d (T, 6R + 3P),
@@ -42,6 +44,14 @@ from data_processing.transcripts import frame_words, read_transcript
 SPLITS = ("train", "dev", "test")
 STATS = ("audio_mean", "audio_std", "motion_mean", "motion_std", "motion_absmax", "silence")
 FORMAT_VERSION = 1
+STORED_WINDOWS_LIMIT = 2**30
+"""Largest ``X_{split}.npy`` (bytes) ``create_vector.py`` writes; above it, and by default when
+training on a larger file, the windows are formed from ``sequences/`` on the fly."""
+
+
+def stored_windows_bytes(n_rows: int, window: int, feature_size: int) -> int:
+    """Bytes of ``n_rows`` float32 windows ``(window, feature_size)``, as ``X_{split}.npy``."""
+    return n_rows * window * feature_size * 4
 
 
 @dataclass

@@ -103,6 +103,13 @@ class A2GConfig:
         Multiplier of every channel count above (not of the codes): 1 is the paper's model.
     kernel_size : int
         Temporal kernel of every convolution (odd).
+    lookahead : int >= 0, optional
+        Future frames each temporal stack (the two encoders, the decoder, the mapping net)
+        reads at most: its convolutions split their reach between past and future
+        (:func:`gesture_vae.layers.temporal_stack`), so that generation waits for about
+        ``2 lookahead`` future frames (audio encoder, then decoder; ``docs/streaming.md``).
+        ``None`` (the paper, and a ``config.json`` without the key): "same" padding, 62 future
+        frames per 5-block stack with ``kernel_size`` 3; 0: causal stacks.
     dropout : float in [0, 1)
         Dropout after each convolution of a TCN block (0 in the official code).
     crop_frames : int
@@ -183,6 +190,7 @@ class A2GConfig:
     initial_logvar: float = -4.6
     width: float = 1.0
     kernel_size: int = 3
+    lookahead: int | None = None
     dropout: float = 0.0
     crop_frames: int = 64
     batch_size: int = 32
@@ -216,6 +224,9 @@ class A2GConfig:
             problems.append(f"variant={self.variant!r} (use one of {', '.join(VARIANTS)})")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             problems.append(f"kernel_size={self.kernel_size} (odd, >= 1)")
+        if self.lookahead is not None and (not isinstance(self.lookahead, int)
+                                           or self.lookahead < 0):
+            problems.append(f"lookahead={self.lookahead} (an integer >= 0, or unset)")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout={self.dropout} (in [0, 1))")
         if not self.width > 0:

@@ -130,7 +130,7 @@ def build_audio_encoder(config: A2GConfig, feature_size: int) -> keras.Model:
     audio = keras.Input((None, feature_size), name="audio")
     h = temporal_stack(audio, config.scaled(config.audio_channels),
                        kernel_size=config.kernel_size, dropout=config.dropout,
-                       seed=config.seed, name="audio")
+                       lookahead=config.lookahead, seed=config.seed, name="audio")
     heads = _gaussian_heads(h, config.scaled(config.head_hidden), config.code_size,
                             config.initial_logvar, "shared")
     return keras.Model(audio, heads, name="audio_encoder")
@@ -145,7 +145,7 @@ def build_motion_encoder(config: A2GConfig, motion_size: int) -> keras.Model:
     motion = keras.Input((None, motion_size), name="motion")
     h = temporal_stack(motion, config.scaled(config.motion_channels),
                        kernel_size=config.kernel_size, dropout=config.dropout,
-                       seed=config.seed + 100, name="motion")
+                       lookahead=config.lookahead, seed=config.seed + 100, name="motion")
     if not config.components.split:
         heads = _gaussian_heads(h, config.scaled(config.head_hidden), config.code_size,
                                 config.initial_logvar, "shared")
@@ -164,7 +164,7 @@ def build_decoder(config: A2GConfig, motion_size: int) -> keras.Model:
     codes = keras.Input((None, width), name="codes")
     h = temporal_stack(codes, config.scaled(config.decoder_channels),
                        kernel_size=config.kernel_size, dropout=config.dropout,
-                       seed=config.seed + 200, name="decoder")
+                       lookahead=config.lookahead, seed=config.seed + 200, name="decoder")
     h = keras.layers.Dense(config.scaled(config.decoder_hidden), activation="relu",
                            name="out_hidden")(h)
     # Zero-initialised output layer: training starts from the mean pose instead of random
@@ -182,7 +182,7 @@ def build_mapping_net(config: A2GConfig) -> keras.Model:
     noise = keras.Input((None, config.code_size), name="noise")
     h = temporal_stack(noise, (config.code_size,) * config.mapping_blocks,
                        kernel_size=config.kernel_size, dropout=config.dropout, dilation_base=1,
-                       seed=config.seed + 300, name="mapping")
+                       lookahead=config.lookahead, seed=config.seed + 300, name="mapping")
     heads = _gaussian_heads(h, config.code_size, config.code_size, config.initial_logvar,
                             "mapped")
     return keras.Model(noise, heads, name="mapping_net")

@@ -4,6 +4,7 @@ Usage::
 
     python gesture_vae/train.py DATA_DIR RUN_DIR [--variant full] [--preset paper|demo]
         [--protocol official|paper|project] [--steps N] [--batch-size B] [--seed K]
+        [--lookahead FRAMES]
 
 Random crops of ``crop_frames`` frames (those of step ``s`` drawn from ``(seed, s)``) feed a
 ``tf.function`` step of :class:`training.loop.Trainer` (written for ``tf.distribute``); a
@@ -28,6 +29,7 @@ import numpy as np
 from data_processing.dataset import DatasetMeta
 from data_processing.files import atomic_path, run_cli
 from gesture_vae.config import PRESETS, PROTOCOLS, VARIANTS, A2GConfig, make_config
+from training.distribute import strategy_from_environment, worker_run_dir
 from training.precision import PRECISIONS
 
 if TYPE_CHECKING:  # TensorFlow is loaded where it is used: --help without it
@@ -163,6 +165,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
     parser.add_argument("--epoch-steps", type=int,
                         help="steps between checkpoints (default: the preset's)")
+    parser.add_argument("--lookahead", type=int,
+                        help="future frames each temporal stack reads (0: causal; default: "
+                             "'same' padding, the paper's; docs/streaming.md)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, crops, noise")
     parser.add_argument("--jit", action="store_true",
                         help="compile the step with XLA (faster steps, ~20 s to compile)")
@@ -180,9 +185,11 @@ def main(argv=None) -> int:
     config = make_config(args.preset, args.protocol, variant=args.variant, steps=args.steps,
                          batch_size=args.batch_size, crop_frames=args.crop_frames,
                          learning_rate=args.learning_rate, epoch_steps=args.epoch_steps,
-                         seed=args.seed)
-    result, run = train(args.data_dir, args.run_dir, config, jit_compile=args.jit,
-                        precision=args.precision)
+                         lookahead=args.lookahead, seed=args.seed)
+    strategy = strategy_from_environment()  # TF_CONFIG: several workers (docs/distributed.md)
+    with worker_run_dir(args.run_dir) as run_dir:  # the chief's, or a worker's private copy
+        result, run = train(args.data_dir, run_dir, config, jit_compile=args.jit,
+                            strategy=strategy, precision=args.precision)
     kept = (f"last epoch {len(result.history)}" if config.checkpoint == "last"
             else f"best epoch {result.best_epoch}")
     print(f"{config.variant}: {len(result.history)} epochs, {kept} -> {run.root / WEIGHTS} "

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from data_processing.dataset import DatasetMeta
 from data_processing.files import run_cli
 from ha2g.config import ABLATIONS, JOINTS, PRESETS, TEXT_MODES, HA2GConfig, make_config
+from training.distribute import strategy_from_environment, worker_run_dir
 from training.precision import PRECISIONS
 
 if TYPE_CHECKING:  # TensorFlow is loaded where it is used: --help without it
@@ -193,8 +194,10 @@ def main(argv=None) -> int:
                          epochs=args.epochs, warmup_epochs=args.warmup_epochs,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
                          seed=args.seed)
-    result, run = train(args.data_dir, args.run_dir, config, jit_compile=args.jit,
-                        precision=args.precision)
+    strategy = strategy_from_environment()  # TF_CONFIG: several workers (docs/distributed.md)
+    with worker_run_dir(args.run_dir) as run_dir:  # the chief's, or a worker's private copy
+        result, run = train(args.data_dir, run_dir, config, jit_compile=args.jit,
+                            strategy=strategy, precision=args.precision)
     print(f"{config.ablation}: {len(result.history)} epochs, best epoch {result.best_epoch} "
           f"-> {run.root / 'best.weights.h5'}")
     return 0

@@ -4,10 +4,10 @@ A Keras call costs milliseconds of dispatch per layer in eager mode (hundreds of
 for a TCN on a loaded CPU), more than the arithmetic of a 100 ms chunk. :class:`NumpyNetwork`
 reads a functional Keras model's graph and weights once and evaluates it with NumPy in
 float32, layer for layer at inference: :class:`gesture_vae.layers.TemporalBlock`, ``Conv1D``
-(``"same"`` or ``"causal"``), ``Dense``, ``TimeDistributed``, ``Normalization`` (and its
-inverse), ``BatchNormalization``, ``ReLU``, ``GRU`` (last output, ``reset_after``),
-``Dropout`` (the identity) and nested functional models, so its outputs equal the Keras
-model's to float32 rounding. Another layer is a one-line error.
+(``"same"``, ``"causal"`` or a bounded lookahead's split), ``Dense``, ``TimeDistributed``,
+``Normalization`` (and its inverse), ``BatchNormalization``, ``ReLU``, ``GRU`` (last output,
+``reset_after``), ``Dropout`` (the identity) and nested functional models, so its outputs
+equal the Keras model's to float32 rounding. Another layer is a one-line error.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from data_processing.files import PipelineError
-from gesture_vae.layers import TemporalBlock
+from gesture_vae.layers import TemporalBlock, conv_padding
 
 ACTIVATIONS = {"linear": lambda x: x, "relu": lambda x: np.maximum(x, 0.0)}
 
@@ -29,14 +29,18 @@ def _activation(layer):
 
 
 def conv1d(layer: keras.layers.Conv1D):
-    """``(B, T, C_in)`` -> ``(B, T, C_out)`` of a ``"same"`` or ``"causal"`` Conv1D."""
+    """``(B, T, C_in)`` -> ``(B, T, C_out)`` of a length-keeping Conv1D.
+
+    ``"same"``, ``"causal"`` or a bounded lookahead's :class:`gesture_vae.layers.PaddedConv1D`
+    (:func:`gesture_vae.layers.conv_padding`).
+    """
     kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
     d, k = layer.dilation_rate[0], kernel.shape[0]
-    reach = d * (k - 1)
-    pad = {"same": (reach // 2, reach - reach // 2), "causal": (reach, 0)}.get(layer.padding)
-    if pad is None and reach:
-        raise PipelineError(f"{layer.name}: padding {layer.padding!r} cannot be streamed")
-    (before, after), act = pad or (0, 0), _activation(layer)
+    try:
+        before, after = conv_padding(layer)
+    except ValueError as error:
+        raise PipelineError(f"{error}: it cannot be streamed") from None
+    act = _activation(layer)
     flat = kernel.reshape(k * kernel.shape[1], kernel.shape[2])  # taps stacked on channels
 
     def apply(x):

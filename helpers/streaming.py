@@ -10,12 +10,13 @@ every stage waits for exactly what its offline computation reads:
 * IVA'19 (``iva19``) waits for the ``n_context / 2`` future frames of a centred context window
   (silence-padded at both ends, as offline);
 * Audio2Gestures (``a2g``) runs each network (audio encoder, mapping net, decoder) as a
-  :class:`ConvStage`: a stack of "same"-padded convolutions reads ``left`` frames before and
-  ``right`` frames after each output frame (:func:`receptive_field`, from the layers), and
-  zero-pads at the sequence's ends at every layer; a stage recomputes a window of
-  ``left + new + right`` frames and keeps the frames at least that far from the window's cut
-  edges. Sampling noise is indexed by frame (``noise = "frame"`` of
-  :meth:`gesture_vae.sample.Sampler.sample`), the mode the offline reference must use.
+  :class:`ConvStage`: a stack of convolutions reads ``left`` frames before and ``right``
+  frames after each output frame (:func:`receptive_field`, from the layers' padding: "same",
+  or a bounded lookahead's split), and zero-pads at the sequence's ends at every layer; a
+  stage recomputes a window of ``left + new + right`` frames and keeps the frames at least
+  that far from the window's cut edges. Sampling noise is indexed by frame
+  (``noise = "frame"`` of :meth:`gesture_vae.sample.Sampler.sample`), the mode the offline
+  reference must use.
 
 HA2G (clips with seed frames, bidirectional GRUs) and prosody features (Praat's pitch tracker
 reads the whole file) are not streamed: a one-line error says so.
@@ -31,6 +32,7 @@ import numpy as np
 
 from data_processing.audio import silence_frame
 from data_processing.files import PipelineError
+from gesture_vae.layers import conv_padding
 from helpers.stream_features import FeatureStream
 from helpers.stream_networks import NumpyNetwork, RecurrentChain
 
@@ -70,23 +72,22 @@ class Timing:
 def receptive_field(model: keras.layers.Layer) -> tuple[int, int]:
     """Frames ``(left, right)`` a stack of Conv1D layers reads around each output frame.
 
-    Sums the reach of every Conv1D in ``model`` (itself or nested; ``"same"``:
-    ``d (k - 1) / 2`` each side, ``"causal"``: ``d (k - 1)`` on the left): exact for a chain
-    of convolutions (the 1x1 skips of :class:`gesture_vae.layers.TemporalBlock` read nothing
-    around), an upper bound with parallel convolutional branches.
+    Sums the padding of every Conv1D in ``model`` (itself or nested;
+    :func:`gesture_vae.layers.conv_padding`: ``"same"``, ``"causal"`` or the bounded
+    lookahead's split of ``d (k - 1)``): exact for a chain of convolutions (the 1x1 skips of
+    :class:`gesture_vae.layers.TemporalBlock` read nothing around), an upper bound with
+    parallel convolutional branches.
     """
     left = right = 0
     for layer in model._flatten_layers():
         if not isinstance(layer, keras.layers.Conv1D):
             continue
-        reach = layer.dilation_rate[0] * (layer.kernel_size[0] - 1)
-        if layer.padding == "causal":
-            left += reach
-        elif layer.padding == "same":
-            left, right = left + reach // 2, right + reach - reach // 2
-        elif reach:
-            raise PipelineError(f"{model.name}: {layer.name} has padding {layer.padding!r}; "
-                                "streaming needs 'same' or 'causal' convolutions")
+        try:
+            before, after = conv_padding(layer)
+        except ValueError as error:
+            raise PipelineError(f"{model.name}: {error}; streaming needs convolutions that "
+                                "keep the length") from None
+        left, right = left + before, right + after
     return left, right
 
 

@@ -291,19 +291,6 @@ def encoded_targets(meta: DatasetMeta, encoded_dir, dim: int) -> Targets:
                    representation)
 
 
-def load_windows(meta: DatasetMeta, split: str, n_rows: int) -> np.ndarray:
-    """``X_<split>.npy`` memory-mapped, checked against ``meta.json`` and the targets."""
-    path = Path(meta.root) / f"X_{split}.npy"
-    if not path.is_file():
-        raise PipelineError(f"{path}: no such file")
-    windows = np.load(path, mmap_mode="r")
-    expected = (n_rows, meta.window, meta.feature_size)
-    if windows.shape != expected:
-        raise PipelineError(f"{path}: expected windows of shape {expected} (meta.json and the "
-                            f"targets), found {windows.shape}")
-    return windows
-
-
 def window_dataset(windows: np.ndarray, targets: np.ndarray, *, batch_size: int,
                    shuffle: bool = False, seed: int = 0, epoch: int = 0):
     """Batches ``(windows, targets)`` gathered from (memory-mapped) arrays, bounded memory.
@@ -317,7 +304,9 @@ def window_dataset(windows: np.ndarray, targets: np.ndarray, *, batch_size: int,
 
     Parameters
     ----------
-    windows : np.ndarray [shape=(N, W, F)]
+    windows : np.ndarray or SequenceWindows [shape=(N, W, F)]
+        Stored windows or those formed on the fly (:mod:`speech_encoder.windows`): anything
+        with ``shape``, ``len`` and rows indexed by a sorted integer array.
     targets : np.ndarray [shape=(N, D)]
     batch_size : int
     shuffle : bool

@@ -75,7 +75,8 @@ def test_presets_and_overrides():
                                               ("kl_ramp", 0.0), ("noise_seconds", -1.0),
                                               ("kl_floor", 1.0), ("kl_sum", "frames"),
                                               ("stats_draw", "once"), ("inference", "mode"),
-                                              ("checkpoint", "best")])
+                                              ("checkpoint", "best"), ("lookahead", -1),
+                                              ("lookahead", 2.5)])
 def test_invalid_settings_are_one_line_errors(field, value):
     with pytest.raises(PipelineError, match=field):
         A2GConfig(**{field: value})
@@ -86,3 +87,13 @@ def test_dict_round_trip():
     assert A2GConfig.from_dict(config.to_dict()) == config
     with pytest.raises(PipelineError, match="unknown"):
         A2GConfig.from_dict({**config.to_dict(), "colour": "red"})
+
+
+def test_lookahead_is_unset_by_default_and_saved():
+    """A config.json without the key is today's model ("same" padding); a set one round-trips."""
+    old = make_config("demo").to_dict()
+    del old["lookahead"]
+    assert A2GConfig.from_dict(old).lookahead is None
+    bounded = make_config("demo", lookahead=8)
+    assert A2GConfig.from_dict(bounded.to_dict()).lookahead == 8
+    assert bounded.protocol == make_config("demo").protocol  # the architecture, not the protocol

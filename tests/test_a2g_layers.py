@@ -2,7 +2,13 @@ import keras
 import numpy as np
 import pytest
 
-from gesture_vae.layers import TemporalBlock, temporal_stack
+from gesture_vae.layers import (
+    PaddedConv1D,
+    TemporalBlock,
+    block_lookaheads,
+    conv_padding,
+    temporal_stack,
+)
 
 
 def test_shapes_any_length_and_skip(rng):
@@ -24,18 +30,65 @@ def test_residual_identity_when_convolutions_are_zero(rng):
     np.testing.assert_allclose(block(x).numpy(), np.maximum(x, 0.0), atol=1e-7)
 
 
+def reach(network, frames: int = 41) -> tuple[int, int]:
+    """Frames ``(past, future)`` an output reads, from an impulse in the middle of the input.
+
+    An output frame ``i`` that changes when input frame ``c`` does reads ``c - i`` frames of
+    future (``i < c``) or ``i - c`` of past (``i > c``).
+    """
+    network.set_weights([np.abs(w) + 0.1 for w in network.get_weights()])
+    x = np.zeros((1, frames, 2), "float32")
+    base = np.asarray(network(x))
+    centre = frames // 2
+    x[0, centre] = 1.0
+    changed = np.flatnonzero(np.abs(np.asarray(network(x)) - base).sum(axis=(0, 2)) > 1e-6)
+    return changed.max() - centre, centre - changed.min()
+
+
 def test_non_causal_receptive_field():
-    # One impulse in the middle: a block of two k3 convolutions with dilation 2 reaches
-    # 4 frames on each side, and no further.
+    # A block of two k3 convolutions with dilation 2 reaches 4 frames on each side, no further.
     block = TemporalBlock(2, kernel_size=3, dilation_rate=2)
-    x = np.zeros((1, 21, 2), "float32")
-    block(x)
-    block.set_weights([np.abs(w) + 0.1 for w in block.get_weights()])
-    base = block(x).numpy()
-    x[0, 10] = 1.0
-    changed = np.flatnonzero(np.abs(block(x).numpy() - base).sum(axis=(0, 2)) > 1e-6)
-    assert changed.min() == 6
-    assert changed.max() == 14
+    block(np.zeros((1, 21, 2), "float32"))
+    assert reach(block) == (4, 4)
+
+
+@pytest.mark.parametrize(("lookahead", "past", "future"), [(0, 8, 0), (1, 7, 1), (3, 5, 3),
+                                                           (4, 4, 4)])
+def test_bounded_lookahead_block_moves_its_reach_to_the_past(lookahead, past, future):
+    block = TemporalBlock(2, kernel_size=3, dilation_rate=2, lookahead=lookahead)
+    block(np.zeros((1, 21, 2), "float32"))
+    assert reach(block) == (past, future)
+    assert sum(conv_padding(conv)[1] for conv in block.convs) == future
+
+
+@pytest.mark.parametrize(("lookahead", "future"), [(None, 62), (0, 0), (8, 8)])
+def test_bounded_lookahead_stack(lookahead, future):
+    x = keras.Input((None, 2))
+    stack = keras.Model(x, temporal_stack(x, (2,) * 5, kernel_size=3, dropout=0.0,
+                                          lookahead=lookahead))
+    assert reach(stack, frames=301) == (124 - future, future)
+
+
+def test_block_lookaheads_go_to_the_least_dilated_blocks_first():
+    assert block_lookaheads(8, [1, 2, 4, 8, 16], 3) == [2, 4, 2, 0, 0]
+    assert block_lookaheads(500, [1, 1, 1], 5) == [4, 4, 4]
+    assert block_lookaheads(None, [1, 2], 3) == [None, None]
+
+
+def test_the_default_block_is_the_same_padded_one(rng):
+    """No lookahead: Keras's own "same" Conv1D (today's layers and weights, bit for bit)."""
+    block = TemporalBlock(4, kernel_size=3, dilation_rate=2)
+    assert [(type(c), c.padding) for c in block.convs] == [(keras.layers.Conv1D, "same")] * 2
+    # A padded convolution with the "same" split computes the "same" convolution.
+    x = rng.normal(size=(2, 9, 3)).astype("float32")
+    same = keras.layers.Conv1D(4, 3, dilation_rate=2, padding="same")
+    padded = PaddedConv1D(4, 3, dilation_rate=2, future=2)
+    same.build(x.shape)
+    padded.build(x.shape)
+    padded.set_weights(same.get_weights())
+    np.testing.assert_allclose(padded(x).numpy(), same(x).numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="shortens"):
+        conv_padding(keras.layers.Conv1D(2, 3))
 
 
 def test_dropout_only_in_training(rng):
@@ -47,14 +100,18 @@ def test_dropout_only_in_training(rng):
 
 @pytest.mark.parametrize("kwargs", [{"filters": 0}, {"filters": 4, "kernel_size": 2},
                                     {"filters": 4, "dilation_rate": 0},
-                                    {"filters": 4, "dropout": 1.0}])
+                                    {"filters": 4, "dropout": 1.0},
+                                    {"filters": 4, "dilation_rate": 2, "lookahead": 5},
+                                    {"filters": 4, "lookahead": -1}])
 def test_validates_arguments(kwargs):
     with pytest.raises(ValueError, match="Received"):
         TemporalBlock(**kwargs)
 
 
-def test_get_config_round_trip(rng):
-    block = TemporalBlock(6, kernel_size=5, dilation_rate=4, dropout=0.2, seed=1, name="b")
+@pytest.mark.parametrize("lookahead", [None, 5])
+def test_get_config_round_trip(rng, lookahead):
+    block = TemporalBlock(6, kernel_size=5, dilation_rate=4, dropout=0.2, seed=1, name="b",
+                          lookahead=lookahead)
     x = rng.normal(size=(1, 9, 3)).astype("float32")
     block(x)
     clone = TemporalBlock.from_config(block.get_config())

@@ -7,6 +7,7 @@ runner's scheduling, resume and failure report on stand-in steps.
 
 import csv
 import importlib
+import json
 import os
 import re
 import subprocess
@@ -204,9 +205,12 @@ def test_full_profile_changes_only_the_settings_of_make_demo_full():
     full = {s.name: s.shown for s in plan(FULL)}
     extra = {f"sampling-a2g_{v}_seed{s}-seed{k}" for v in VARIANTS for s in SEEDS
              for k in range(5, 10)}
+    bounded = ("a2g_full_la8", "a2g_full_causal")  # the bounded-lookahead rows of the report
+    extra |= {f"{step}-{m}_seed{k}" for step in ("train", "samples") for m in bounded
+              for k in SEEDS} | {f"bvh-{m}" for m in bounded}
     assert set(full) - set(demo) == extra | {"genea"}  # GENEA's ~55 s of CPU: not make demo
     changed = {name for name in demo if demo[name] != full[name]}
-    assert changed == {"vectors-MFCC", "vectors-Spectro", "a2g-table",
+    assert changed == {"vectors-MFCC", "vectors-Spectro", "a2g-table", "report", "viewer",
                        *(f"train-{m}" for m in IVA19_RUNS[1:]),
                        *(f"train-a2g_{v}_seed{k}" for v in VARIANTS for k in SEEDS),
                        *(f"train-ha2g_{a}_seed{k}" for a in ABLATIONS for k in SEEDS)}
@@ -214,6 +218,7 @@ def test_full_profile_changes_only_the_settings_of_make_demo_full():
     assert full["train-dae8_MFCC_seed0"].split()[3] == "10"
     assert full["train-a2g_full_seed0"].endswith("--seed 0 --protocol official --steps 1600")
     assert full["train-ha2g_full_seed1"].endswith("--seed 1 --epochs 20")
+    assert full["train-a2g_full_causal_seed1"].endswith("--steps 1600 --lookahead 0")
     assert "demo_full/a2g_runs/a2g_full_seed2/eval/seed9 --out" in full["a2g-table"]
 
 
@@ -237,7 +242,7 @@ def test_genea_step_scores_every_run_with_the_fgd_extractor():
                           "demo_full/iva19_compare/MFCC"]
     assert ["A2G full (seed 2)", "demo_full/a2g_runs/a2g_full_seed2/test_samples",
             "demo_full/a2g"] in methods
-    assert len(methods) == 1 + 9 * len(SEEDS)  # one row per training run
+    assert len(methods) == 1 + 11 * len(SEEDS)  # one row per training run
     assert command[-4:] == ["--fgd", "demo_full/fgd_extractor", "--out", "results/genea"]
     assert {"fgd", "samples-ha2g_holistic_seed1", "strip-pca16_MFCC_seed0"} <= set(step.deps)
     assert "genea" not in by_name(DEMO)
@@ -447,6 +452,28 @@ def test_runner_fails_loudly_with_the_log_tail(tmp_path, capsys):
     assert "work/steps/d.log" in str(error.value)
     assert "boom" in capsys.readouterr().err
     assert not (tmp_path / "work" / "steps" / "d.done").exists()
+
+
+PROBE = """import json, os, sys
+import tensorflow as tf
+json.dump({"argv": sys.argv[1:], "path0": sys.path[0], "name": __name__,
+           "pythonpath": os.environ["PYTHONPATH"], "devices": len(tf.config.list_logical_devices()),
+           "sum": float(tf.reduce_sum(tf.range(10.0)))}, sys.stdout)
+"""
+
+
+def test_a_step_process_is_what_a_new_python_process_would_be(tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    env = rx.child_env()
+    process = rx.step_processes(env).Process(target=rx.run_step_script, args=(
+        str(script), ["a", "b c"], str(tmp_path / "probe.log"), env))
+    process.start()
+    process.join()
+    assert process.exitcode == 0
+    fresh = subprocess.run([sys.executable, str(script), "a", "b c"], env=env,
+                           capture_output=True, text=True, check=True).stdout
+    assert json.loads((tmp_path / "probe.log").read_text()) == json.loads(fresh)
 
 
 def test_no_library_module_imports_the_runner():

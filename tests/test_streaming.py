@@ -7,6 +7,7 @@ mean pose, so it gets random weights: the motion then varies from frame to frame
 property holds for any weights).
 """
 
+import dataclasses
 import io
 import sys
 import types
@@ -23,6 +24,7 @@ from data_processing.audio import speech_features
 from data_processing.files import PipelineError
 from gesture_vae.layers import temporal_stack
 from gesture_vae.model import interpolate_knots
+from gesture_vae.run import build_model
 from gesture_vae.sample import Sampler, frame_normals, lerp_knots
 from helpers.families import load_model
 from helpers.stream_features import FeatureStream
@@ -91,20 +93,24 @@ def test_prosody_cannot_stream():
 # Networks and noise
 
 
-def test_conv_stage_equals_the_whole_sequence():
+@pytest.mark.parametrize(("lookahead", "future"), [(None, 14), (0, 0), (5, 5)])
+def test_conv_stage_equals_the_whole_sequence(lookahead, future):
     """Chunks of any size give the frames of one call on the whole sequence, ends included.
 
-    A "same"-padded TCN, then a causal convolution beside a per-frame head (two outputs).
+    A TCN ("same" padding, causal, or 5 future frames), then a causal convolution beside a
+    per-frame head (two outputs).
     """
     inputs = keras.Input((None, 5))
-    x = temporal_stack(inputs, (8, 8, 6), kernel_size=3, dropout=0.0, seed=1)
+    x = temporal_stack(inputs, (8, 8, 6), kernel_size=3, dropout=0.0, seed=1,
+                       lookahead=lookahead)
     outputs = [keras.layers.Conv1D(4, 3, dilation_rate=2, padding="causal")(x),
                keras.layers.Dense(3)(x)]
     network = keras.Model(inputs, outputs)
     sequence = np.random.default_rng(0).standard_normal((2, 50, 5)).astype(np.float32)
     offline = np.concatenate([np.asarray(o) for o in network(sequence)], -1)
     stage = ConvStage(network)
-    assert (stage.left, stage.right) == (2 * 7 + 4, 2 * 7)  # 2 convs per block, d = 1, 2, 4
+    # 2 convs per block, d = 1, 2, 4: 28 frames of reach, `future` of them ahead
+    assert (stage.left, stage.right) == (28 - future + 4, future)
     out = []
     for start, stop in [(0, 1), (1, 9), (9, 9), (9, 30), (30, 50)]:
         stage.push(sequence[:, start:stop])
@@ -160,6 +166,31 @@ def test_a2g_streamed_equals_offline(a2g, wav, protocol):
     if protocol == "official":  # the lookahead, from the layers: 2 convs per block, d = 2^i
         reach = 2 * sum(2**i for i in range(len(sampler.run.config.audio_channels)))
         assert receptive_field(sampler.model.audio_encoder) == (reach, reach)
+
+
+@pytest.mark.slow
+def test_a2g_bounded_lookahead_streams_with_its_latency(a2g, wav):
+    """3 future frames per stack (block 0 split 1 + 1, block 1 1 + 0, the rest causal):
+    streamed == offline, and the stream waits for ``2 lookahead`` frames (audio encoder, then
+    decoder) instead of 124.
+
+    The tiny run's weights in the bounded architecture (the same weights fit it) stand for a
+    model trained that way: the equality holds for any weights.
+    """
+    lookahead = 3
+    run = dataclasses.replace(a2g.run, config=dataclasses.replace(a2g.run.config,
+                                                                  lookahead=lookahead))
+    model = build_model(run)
+    model.set_weights(a2g.model.get_weights())
+    sampler = Sampler(model, run, (a2g.code_mean, a2g.code_std))
+    signal, sr = soundfile.read(wav)
+    offline = sampler.sample(sampler.features(wav), samples=2, seed=5, noise="frame").motion
+    streamer = open_stream(sampler, sr, samples=2, seed=5)
+    motion = streamed(streamer, signal, sr // 10)
+    assert np.abs(motion - offline).max() <= TOLERANCE
+    assert streamer.lookahead_frames == 2 * lookahead
+    # + the log-mel window (32 ms), the resampler (~55 ms) and one 100 ms chunk
+    assert streamer.timing.latency(sampler.fps) <= 2 * lookahead / sampler.fps + 0.2
 
 
 @pytest.fixture(scope="module")

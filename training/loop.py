@@ -24,6 +24,13 @@ The loop gives every model the same services:
 * ``tf.function``-compiled steps written for ``tf.distribute``: the loss is divided by
   ``num_replicas_in_sync`` and the dataset is distributed, so the same code runs on one CPU
   here and on several GPUs unchanged (pass a strategy; build the model in its scope);
+* several machines (``MultiWorkerMirroredStrategy``, :mod:`training.distribute`): every
+  dataset of global batches is sharded by data (each replica takes its slice of every batch,
+  so a step's global batch is the single-worker batch); losses are the mean of the replicas'
+  means and the gradient is that of the global batch's mean when the batch splits evenly;
+  the chief trains in ``RUN_DIR`` and the other workers in their private copies
+  (``training.distribute.worker_run_dir``), and ``fit`` checks that every worker resumed from
+  the same epoch;
 * mixed precision: a model and optimizers prepared by :mod:`training.precision` (a
   ``LossScaleOptimizer`` for float16: the step scales the loss with ``optimizer.scale_loss``
   as Keras' own ``fit`` does);
@@ -66,7 +73,8 @@ import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from data_processing.files import atomic_path
+from data_processing.files import PipelineError, atomic_path
+from training.distribute import distribute_dataset, is_multi_worker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -292,10 +300,27 @@ class Trainer:
         self._steps = int(self._step.numpy())
         return int(self._epoch.numpy())
 
+    def _check_same_start(self, done: int) -> None:
+        """Raise unless every worker restored ``done`` epochs (one all-reduce, multi-worker only).
+
+        Workers that read different checkpoints would train different models and wait on each
+        other forever; they agree when the run directory is on storage they all read.
+        """
+        if not is_multi_worker(self.strategy):
+            return
+        local = tf.constant([1.0, done, done * done], tf.float64)
+        count, total, squares = tf.function(lambda: self.strategy.reduce(
+            tf.distribute.ReduceOp.SUM, self.strategy.run(lambda: local), axis=None))().numpy()
+        if count * squares != total * total:
+            raise PipelineError(
+                f"{self.run_dir}: the workers resumed from different epochs (this one from "
+                f"{done}, their mean {total / count:g}): put RUN_DIR on storage every worker "
+                "reads (training.distribute.worker_run_dir)")
+
     def evaluate(self, dataset) -> dict[str, float]:
         """Mean over the batches of a (finite) dataset of every loss entry."""
         sums = _LossSums()
-        for batch in self.strategy.experimental_distribute_dataset(dataset):
+        for batch in distribute_dataset(self.strategy, dataset):
             sums.add(self._eval_step(batch))
         return sums.means()
 
@@ -326,6 +351,7 @@ class Trainer:
             Called with ``(epoch, row)`` after each epoch (its checkpoint is written).
         """
         done = self.restore()
+        self._check_same_start(done)
         if done:
             print(f"resumed from epoch {done} ({self.run_dir})", flush=True)
         history = self._read_history(done)
@@ -354,7 +380,7 @@ class Trainer:
 
     def _epoch_batches(self, train_dataset, steps_per_epoch: int | None) -> Callable:
         """``epoch -> iterator`` over the distributed batches of that epoch."""
-        distribute = self.strategy.experimental_distribute_dataset
+        distribute = functools.partial(distribute_dataset, self.strategy)
         if not isinstance(train_dataset, tf.data.Dataset):
             return lambda epoch: iter(distribute(train_dataset(epoch)))
         if steps_per_epoch:
