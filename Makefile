@@ -41,9 +41,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Two pytest-xdist workers: most of a test's time is single-threaded Python (tracing TF graphs,
-# numpy), so two of them keep two cores busy. Whole files go to one worker (module fixtures).
+# numpy), so two of them keep two cores busy. Whole files go to one worker (module fixtures),
+# in the order tests/conftest.py sorts them (slow files first), not by their number of tests.
 TEST_JOBS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15
+PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=15
 
 # The browser tests' Chromium (Debian's package), installed where this machine allows it;
 # without it those tests skip and say why.

@@ -1309,6 +1309,8 @@ def step_processes(env: dict) -> multiprocessing.context.BaseContext:
     fork), so every step initialises TensorFlow itself, as a new process does.
     """
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = env["TF_CPP_MIN_LOG_LEVEL"]  # read as TF is imported
+    if sys.path[1:2] != [str(REPO)]:  # the server's path is this one: this checkout first
+        sys.path.insert(1, str(REPO))
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
     return context
@@ -1325,7 +1327,7 @@ def run_step_script(script: str, args: list[str], log: str, env: dict) -> None:
         os.dup2(out.fileno(), sys.stdout.fileno())
         os.dup2(out.fileno(), sys.stderr.fileno())
     sys.argv = [script, *args]
-    sys.path[:1] = [os.path.dirname(script), str(REPO)]  # as python SCRIPT with PYTHONPATH=REPO
+    sys.path[0] = os.path.dirname(script)  # then REPO (step_processes), as PYTHONPATH=REPO does
     runpy.run_path(script, run_name="__main__")
 
 

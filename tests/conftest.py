@@ -102,9 +102,20 @@ SLOW_MODULES = ("test_fuzz", "test_kill", "test_beat_alignment", "test_render_vi
                 "test_a2g_model", "test_a2g_layers", "test_a2g_losses", "test_training_loop")
 
 
+# The longest poles of the suite: the two Audio2Gestures science runs (about 100 s of CPU
+# each), which both modules need; run first, one per pytest-xdist worker, each worker trains
+# the variant its module asks for first, in parallel.
+FIRST_MODULES = ("test_a2g_metrics", "test_a2g_science")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Mark every test of a training (or otherwise slow) module ``slow``."""
-    slow: dict[str, bool] = {}
+    """Mark every test of a training (or otherwise slow) module ``slow``; slow modules first.
+
+    pytest-xdist hands whole files to the workers in this order (``--no-loadscope-reorder``),
+    so the long files start first and the short ones fill the end (longest first is the
+    classic rule for keeping parallel workers finishing together).
+    """
+    slow: dict[Path, bool] = {}
     for item in items:
         path = Path(item.fspath)
         if path not in slow:
@@ -112,3 +123,9 @@ def pytest_collection_modifyitems(config, items):
             slow[path] = path.stem in SLOW_MODULES or any(m in text for m in TRAINING_MARKERS)
         if slow[path]:
             item.add_marker(pytest.mark.slow)
+
+    def rank(item) -> int:
+        path = Path(item.fspath)
+        return 0 if path.stem in FIRST_MODULES else 1 if slow[path] else 2
+
+    items.sort(key=rank)  # stable: files and tests keep their order within a rank
