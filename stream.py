@@ -5,15 +5,18 @@ Usage::
     python stream.py MODEL INPUT OUTPUT [--chunk-ms 100] [--realtime] [--pcm-rate SR]
         [--samples N] [--seed K]
 
-``MODEL`` is an IVA'19 model or an Audio2Gestures run (:data:`helpers.streaming.STREAMABLE`).
+``MODEL`` is an IVA'19 model, an Audio2Gestures run or an HA2G run
+(:data:`helpers.streaming.STREAMABLE`).
 ``INPUT`` is an audio file, read ``--chunk-ms`` at a time (with ``--realtime`` no faster than
 it plays), or ``-``: raw 16-bit little-endian mono PCM at ``--pcm-rate`` Hz on standard input.
 ``OUTPUT`` ``-`` writes each frame to standard output as it becomes final, one line per frame:
 the frame index, then the ``N x D`` values (sample after sample; ``pos_vel`` for IVA'19,
-``rot6d`` for Audio2Gestures); a ``.npy``, ``.txt`` or ``.bvh`` path gets the whole motion at
-the end, as ``predict.py`` writes it. Audio2Gestures draws its noise by frame (the
-``noise = "frame"`` mode of ``gesture_vae/sample.py``), so its frames equal the offline ones of
-that mode. The latency and the compute per chunk go to standard error.
+``rot6d`` for Audio2Gestures, joint positions for HA2G); a ``.npy``, ``.txt`` or ``.bvh`` path
+gets the whole motion at the end, as ``predict.py`` writes it. Audio2Gestures draws its noise by
+frame (the ``noise = "frame"`` mode of ``gesture_vae/sample.py``), so its frames equal the
+offline ones of that mode; HA2G's frames are the offline ones (it generates clip by clip, and a
+frame comes out once its clip and the next have run). The latency and the compute per chunk go
+to standard error.
 """
 
 from __future__ import annotations
@@ -104,18 +107,18 @@ def line_writer():
 
 
 def summary(stream: MotionStream, n_frames: int, chunk_ms: float) -> str:
-    """One line: frames, the latency, the compute per chunk (median and largest)."""
+    """One line: frames, the latency (and the model's lookahead), the compute per chunk."""
     timing, fps = stream.timing, stream.fps
     compute = np.asarray(timing.compute or [0.0]) * 1000
-    return (f"{n_frames} frames at {fps:g} fps; latency {timing.latency(fps) * 1000:.0f} ms; "
-            f"compute per {chunk_ms:g} ms chunk: median {np.median(compute):.1f} ms, max "
-            f"{compute.max():.1f} ms")
+    return (f"{n_frames} frames at {fps:g} fps; latency {timing.latency(fps) * 1000:.0f} ms "
+            f"(model lookahead {stream.lookahead_frames} frames); compute per {chunk_ms:g} ms "
+            f"chunk: median {np.median(compute):.1f} ms, max {compute.max():.1f} ms")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="IVA'19 model or Audio2Gestures run directory")
+    parser.add_argument("model", help="IVA'19 model, Audio2Gestures or HA2G run directory")
     parser.add_argument("input", help="an audio file, or - for raw 16-bit PCM on stdin")
     parser.add_argument("output", help="- (frames on stdout as they become final), or a "
                                        ".npy, .txt or .bvh file written at the end")

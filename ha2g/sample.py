@@ -6,7 +6,9 @@ seeded with the mean pose, every later one with the last ``seed_frames`` frames 
 before, and over those overlapping frames the two clips are cross-faded linearly (weights
 ``(n - j) / (n + 1)`` and ``(j + 1) / (n + 1)``). The last clip's speech is padded with the
 features of silence; the motion has exactly one frame per feature frame (``round(d fps)`` for
-``d`` seconds).
+``d`` seconds). :class:`ClipStream` runs each clip as soon as its features are in, so the same
+generation serves a whole file (:meth:`Sampler.sample`) and a stream
+(:class:`helpers.streaming.HA2GStream`).
 
 A sample is one style code per pose level for the whole recording (standard normal noise,
 through a random training speaker's embedding when the run has speakers), so ``--samples N``
@@ -132,6 +134,30 @@ class Sampler:
         return [Motion(p, self.fps, self.skeleton, name=f"sample {k}")
                 for k, p in enumerate(positions)]
 
+    def draws(self, samples: int, seed: int, speaker: str | None = None) -> dict:
+        """A recording's random draws, none of which depends on its length.
+
+        Returns
+        -------
+        dict
+            ``noise`` ``(levels, samples, Z)``: the style codes' standard normal noise; with
+            speakers, ``speaker`` ``(samples,)`` (:meth:`speakers`).
+        """
+        rng = np.random.default_rng(seed)
+        inputs = {"noise": rng.standard_normal(
+            (self.run.body.n_levels, samples, self.run.config.z_size)).astype(np.float32)}
+        speakers = self.speakers(speaker, samples, rng)
+        if speakers is not None:
+            inputs["speaker"] = speakers
+        return inputs
+
+    def clips(self, *, samples: int = 1, seed: int = 0,
+              speaker: str | None = None) -> ClipStream:
+        """The clip-by-clip generation of one recording (:class:`ClipStream`)."""
+        if samples < 1:
+            raise PipelineError(f"--samples must be >= 1, got {samples}")
+        return ClipStream(self, self.draws(samples, seed, speaker), samples)
+
     def sample(self, features: np.ndarray, *, samples: int = 1, seed: int = 0,
                words: np.ndarray | None = None, speaker: str | None = None) -> np.ndarray:
         """Motion vectors ``(samples, T, 3 B)`` for raw speech features ``(T, F)``.
@@ -148,34 +174,90 @@ class Sampler:
         speaker : str, optional
             A training speaker (runs with speakers).
         """
-        if samples < 1:
-            raise PipelineError(f"--samples must be >= 1, got {samples}")
-        config, stats = self.run.config, self.run.stats
-        n_frames, clip, n_seed = len(features), config.clip_frames, config.seed_frames
-        starts = clip_plan(n_frames, clip, n_seed)
-        total = starts[-1] + clip
-        silence = np.broadcast_to(stats["silence"], (total - n_frames, features.shape[1]))
-        audio = ((np.concatenate([features, silence]) - stats["audio_mean"])
-                 / stats["audio_std"]).astype(np.float32)
-        rng = np.random.default_rng(seed)
-        inputs = {"noise": rng.standard_normal(
-            (self.run.body.n_levels, samples, config.z_size)).astype(np.float32)}
-        speakers = self.speakers(speaker, samples, rng)
-        if speakers is not None:
-            inputs["speaker"] = speakers
-        if self.run.vocabulary is not None:
-            ids = np.zeros(n_frames, np.int32) if words is None else np.asarray(words, np.int32)
-            ids = np.concatenate([ids, np.zeros(total - n_frames, np.int32)])
-        motion = np.zeros((samples, total, len(stats["dir_mean"])), np.float32)
-        seed_frames = motion[:, :n_seed]  # the mean pose
-        for start in starts:
-            span = slice(start, start + clip)
-            inputs.update(audio=np.repeat(audio[None, span], samples, axis=0), seed=seed_frames)
-            if self.run.vocabulary is not None:
-                inputs["words"] = np.repeat(ids[None, span], samples, axis=0)
-            out = self._clip(inputs).numpy()
-            seed_frames = out[:, -n_seed:]
-            if start:
-                out[:, :n_seed] = cross_fade(motion[:, start:start + n_seed], out[:, :n_seed])
-            motion[:, span] = out
-        return motion[:, :n_frames]
+        clips = self.clips(samples=samples, seed=seed, speaker=speaker)
+        return np.concatenate([clips.push(features, words), clips.finish()], axis=1)
+
+
+class ClipStream:
+    """One recording's clips, each generated once its features are in (offline: all at once).
+
+    Clip ``k`` covers frames ``k s`` to ``k s + clip`` (stride ``s = clip - seed``, the starts of
+    :func:`clip_plan`). It runs as soon as the features of those frames have been pushed, or in
+    :meth:`finish` with the last clip's silence padding: the plan only adds clips as the length
+    grows, so a clip that runs before the end is in the plan of the whole recording. A frame
+    is returned once no later clip can change it: after clip ``k``, the frames before
+    ``(k + 1) s``; its last ``seed`` frames, which clip ``k + 1`` cross-fades with its own
+    first ones, wait for that clip or the end.
+
+    Parameters
+    ----------
+    sampler : Sampler
+    inputs : dict
+        The recording's draws (:meth:`Sampler.draws`).
+    samples : int
+    """
+
+    def __init__(self, sampler: Sampler, inputs: dict, samples: int):
+        config, stats = sampler.run.config, sampler.run.stats
+        self.sampler, self.inputs, self.samples = sampler, dict(inputs), samples
+        self.clip, self.n_seed = config.clip_frames, config.seed_frames
+        self.stride = self.clip - self.n_seed
+        # raw features (normalised clip by clip) and word ids, from frame `start` on
+        self.features = np.zeros((0, len(stats["audio_mean"])), np.float32)
+        self.words = None if sampler.run.vocabulary is None else np.zeros(0, np.int32)
+        self.start = self.frames = self.done = 0  # next clip's start, frames pushed, clips run
+        size = len(stats["dir_mean"])
+        self.seed = np.zeros((samples, self.n_seed, size), np.float32)  # the mean pose
+        self.held = np.zeros((samples, 0, size), np.float32)  # frames start on, not returned
+
+    def push(self, features: np.ndarray, words: np.ndarray | None = None) -> np.ndarray:
+        """Motion vectors ``(samples, k, 3 B)`` that the next feature frames made final.
+
+        Parameters
+        ----------
+        features : np.ndarray [shape=(n, F)]
+            The next raw feature frames.
+        words : np.ndarray [shape=(n,)], optional
+            Their word ids (text mode; default no words).
+        """
+        self._append(features, words)
+        out = [self.held[:, :0]]
+        while self.frames >= self.start + self.clip:
+            out.append(self._run())
+        return np.concatenate(out, axis=1)
+
+    def finish(self) -> np.ndarray:
+        """The remaining motion vectors ``(samples, k, 3 B)``, once every frame is pushed."""
+        n_frames, first = self.frames, self.start
+        starts = clip_plan(n_frames, self.clip, self.n_seed)
+        silence = self.sampler.run.stats["silence"]
+        self._append(np.broadcast_to(silence, (starts[-1] + self.clip - n_frames, len(silence))))
+        out = [self._run() for _ in starts[self.done:]]
+        return np.concatenate([*out, self.held], axis=1)[:, : n_frames - first]
+
+    def _append(self, features: np.ndarray, words: np.ndarray | None = None) -> None:
+        self.features = np.concatenate([self.features, features])
+        if self.words is not None:
+            ids = (np.zeros(len(features), np.int32) if words is None
+                   else np.asarray(words, np.int32))
+            self.words = np.concatenate([self.words, ids])
+        self.frames += len(features)
+
+    def _run(self) -> np.ndarray:
+        """Generate the clip at ``start``; its frames ``(samples, s, 3 B)`` before the next's."""
+        stats, span = self.sampler.run.stats, slice(0, self.clip)
+        audio = ((self.features[span] - stats["audio_mean"]) / stats["audio_std"]).astype(
+            np.float32)
+        self.inputs.update(audio=np.repeat(audio[None], self.samples, axis=0), seed=self.seed)
+        if self.words is not None:
+            self.inputs["words"] = np.repeat(self.words[None, span], self.samples, axis=0)
+        out = self.sampler._clip(self.inputs).numpy()
+        self.seed = out[:, -self.n_seed :]
+        if self.done:
+            out[:, : self.n_seed] = cross_fade(self.held, out[:, : self.n_seed])
+        self.done, self.start = self.done + 1, self.start + self.stride
+        self.features = self.features[self.stride :]
+        if self.words is not None:
+            self.words = self.words[self.stride :]
+        self.held = out[:, self.stride :]
+        return out[:, : self.stride]

@@ -94,6 +94,12 @@ class _FrameBuffer:
         return self.samples[start - self.base : None if stop is None else stop - self.base]
 
     def drop_before(self, index: int) -> None:
+        """Forget the samples before global ``index``.
+
+        All of them when ``index`` lies past the end (frames further apart than their window:
+        the samples skipped are not pushed yet, and keep their global indices).
+        """
+        index = min(index, self.end)
         self.samples = self.samples[index - self.base :]
         self.base = index
 

@@ -17,9 +17,14 @@ every stage waits for exactly what its offline computation reads:
   that far from the window's cut edges. Sampling noise is indexed by frame
   (``noise = "frame"`` of :meth:`gesture_vae.sample.Sampler.sample`), the mode the offline
   reference must use.
+* HA2G (``ha2g``) generates clip by clip (:class:`ha2g.sample.ClipStream`, the offline
+  generation itself): a clip runs once its frames' features are in (bidirectional GRUs read
+  the whole clip), and its frames come out once no later clip's cross-fade can change them.
+  Its draws (one style code per recording) do not depend on the length, so the offline
+  reference is the default sampling.
 
-HA2G (clips with seed frames, bidirectional GRUs) and prosody features (Praat's pitch tracker
-reads the whole file) are not streamed: a one-line error says so.
+Prosody features (Praat's pitch tracker reads the whole file) are not streamed: a one-line
+error says so.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from gesture_vae.layers import conv_padding
 from helpers.stream_features import FeatureStream
 from helpers.stream_networks import NumpyNetwork, RecurrentChain
 
-STREAMABLE = ("iva19", "a2g")
+STREAMABLE = ("iva19", "a2g", "ha2g")
 """The model kinds :func:`open_stream` streams."""
 
 
@@ -51,9 +56,9 @@ class Timing:
     final : list of bool
         Whether each frame came from :meth:`MotionStream.finish` (the end of the speech).
     compute : list of float
-        CPU seconds of each :meth:`MotionStream.push` in the calling thread
-        (``time.thread_time``: the compute, whatever else the machine runs; all of it where
-        BLAS runs one thread).
+        CPU seconds of each :meth:`MotionStream.push`: the process's CPU time
+        (``time.process_time``, every thread: TensorFlow's thread pools run HA2G's clips), so
+        the compute whatever else the machine runs.
     wall : list of float
         Wall-clock seconds of each push.
     """
@@ -187,9 +192,9 @@ class MotionStream:
 
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Motion frames ``(S, k, D)`` that the mono float ``samples`` made final."""
-        begin, cpu = time.perf_counter(), time.thread_time()
+        begin, cpu = time.perf_counter(), time.process_time()
         frames = self._motion(self.features.push(samples), final=False)
-        self.timing.compute.append(time.thread_time() - cpu)
+        self.timing.compute.append(time.process_time() - cpu)
         self.timing.wall.append(time.perf_counter() - begin)
         return self._record(frames, final=False)
 
@@ -247,16 +252,19 @@ class IVA19Stream(MotionStream):
         return vectors[None]
 
 
+def run_features(dataset: dict) -> dict:
+    """The ``feature_info`` of :class:`MotionStream` from a run's ``dataset`` settings."""
+    return {"features": dataset["features"], "mel_preset": dataset["mel_preset"],
+            "mfcc_rate": dataset.get("mfcc_rate", "16k")}
+
+
 class A2GStream(MotionStream):
     """Audio2Gestures: audio encoder, mapping net and decoder as :class:`ConvStage` s."""
 
     def __init__(self, sampler, sr: int, samples: int = 1, seed: int = 0):
         if samples < 1:
             raise PipelineError(f"--samples must be >= 1, got {samples}")
-        info = sampler.run.dataset
-        super().__init__(sampler, sr, {"features": info["features"],
-                                       "mel_preset": info["mel_preset"],
-                                       "mfcc_rate": info.get("mfcc_rate", "16k")})
+        super().__init__(sampler, sr, run_features(sampler.run.dataset))
         self.samples, self.seed = samples, seed
         net = sampler.model
         self.audio = ConvStage(net.audio_encoder)
@@ -326,6 +334,38 @@ class A2GStream(MotionStream):
         return np.repeat(vectors, self.samples // len(vectors), axis=0)
 
 
+class HA2GStream(MotionStream):
+    """HA2G: the clips of :class:`ha2g.sample.ClipStream`, each once its features are in.
+
+    Frames are joint positions ``(S, k, 3 J)``, as ``generate`` (offline) and ``predict.py``
+    give them: each frame's bone directions decoded on their own. No words: a text-mode run
+    streams as it generates offline without a transcript.
+    """
+
+    def __init__(self, sampler, sr: int, samples: int = 1, seed: int = 0):
+        super().__init__(sampler, sr, run_features(sampler.run.dataset))
+        self.clips = sampler.clips(samples=samples, seed=seed)
+        self.representation = sampler.run.representation
+        self.width = 3 * sampler.skeleton.n_joints
+
+    @property
+    def lookahead_frames(self) -> int:
+        """Future feature frames a motion frame waits for (beyond the features' own).
+
+        Frame ``k s``, the first of clip ``k``'s cross-fade, waits for the clip's last frame.
+        """
+        return self.clips.clip - 1
+
+    def _motion(self, features: np.ndarray, final: bool) -> np.ndarray:
+        vectors = self.clips.push(features)
+        if final:
+            vectors = np.concatenate([vectors, self.clips.finish()], axis=1)
+        if not vectors.shape[1]:  # the pushes between two clips
+            return np.zeros((len(vectors), 0, self.width))
+        positions = self.representation.decode(vectors)
+        return positions.reshape(*positions.shape[:2], self.width)
+
+
 def open_stream(model, sr: int, *, samples: int = 1, seed: int = 0) -> MotionStream:
     """A :class:`MotionStream` of a loaded model for speech at ``sr`` Hz.
 
@@ -334,8 +374,8 @@ def open_stream(model, sr: int, *, samples: int = 1, seed: int = 0) -> MotionStr
     PipelineError
         A family that cannot stream (:data:`STREAMABLE`), prosody features.
     """
-    streams = {"iva19": IVA19Stream, "a2g": A2GStream}
+    streams = {"iva19": IVA19Stream, "a2g": A2GStream, "ha2g": HA2GStream}
     if model.kind not in streams:
         raise PipelineError(f"{model.path}: a {model.kind} model cannot stream (streaming "
-                            f"supports {', '.join(STREAMABLE)}; HA2G generates clip by clip)")
+                            f"supports {', '.join(STREAMABLE)})")
     return streams[model.kind](model, sr, samples=samples, seed=seed)

@@ -1,7 +1,8 @@
 """Streaming generation: features, networks and whole models streamed equal them offline.
 
 The feature and network tests need no trained model; the model tests use the session's tiny
-IVA'19 and Audio2Gestures runs (``tests/iva19_helpers.py``, ``tests/a2g_helpers.py``). The
+IVA'19, Audio2Gestures and HA2G runs (``tests/iva19_helpers.py``, ``tests/a2g_helpers.py``,
+``tests/ha2g_fixtures.py``). The
 tiny Audio2Gestures run's output layer (zero-initialised, trained 4 steps) still gives the
 mean pose, so it gets random weights: the motion then varies from frame to frame (the
 property holds for any weights).
@@ -21,6 +22,7 @@ import soundfile
 import predict
 import stream
 from data_processing.audio import speech_features
+from data_processing.dataset import DatasetMeta
 from data_processing.files import PipelineError
 from gesture_vae.layers import temporal_stack
 from gesture_vae.model import interpolate_knots
@@ -29,7 +31,7 @@ from gesture_vae.sample import Sampler, frame_normals, lerp_knots
 from helpers.families import load_model
 from helpers.stream_features import FeatureStream
 from helpers.streaming import ConvStage, open_stream, receptive_field
-from tests import iva19_helpers
+from tests import ha2g_fixtures, iva19_helpers
 from tests.a2g_helpers import tiny_dataset, tiny_run, with_protocol
 
 TOLERANCE = 1e-4
@@ -56,6 +58,7 @@ def streamed(streamer, signal: np.ndarray, chunk: int) -> np.ndarray:
     (16000, "MFCC", 20, "iva19", "native"),
     (44100, "MFCC", 30, "iva19", "16k"),  # resampled, hop not a whole number at 44.1 kHz
     (16000, "Spectro", 30, "a2g", "native"),  # resampled to 15 990 Hz
+    (16000, "Spectro", 15, "a2g", "native"),  # HA2G's: hop 1067 at 16 005 Hz > n_fft 1024
     (22050, "MFCC+Spectro", 20, "iva19", "native"),
 ])
 def test_features_streamed_equal_offline(sr, feature_set, fps, preset, rate):
@@ -230,10 +233,59 @@ def test_stream_cli_reads_pcm_on_stdin(iva19, wav, monkeypatch, capsys):
     assert np.abs(frames - offline).max() <= 1e-3 * np.abs(offline).max()  # 6 digits printed
 
 
+@pytest.fixture(scope="module")
+def ha2g(tmp_path_factory, demo_raw):
+    """The session's tiny HA2G run (15 fps, 34-frame clips every 30), loaded, and a held-out
+    recording of its dataset (12 s)."""
+    run_dir = ha2g_fixtures.tiny_run(tmp_path_factory, demo_raw)
+    meta = DatasetMeta.load(ha2g_fixtures.tiny_dataset(tmp_path_factory, demo_raw))
+    wav = meta.root / "test" / "inputs" / f"{meta.splits['test'][0]}.wav"
+    return run_dir, load_model(run_dir), wav
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("seconds", "chunks_ms", "early", "cli"), [
+    (None, (100, 62.3, 1000), 150, False),  # 180 frames, a multiple of the stride: 6 clips
+    (4.87, (100,), 60, True),  # 73 frames: the last clip (60 to 94) placed by the length
+    (1.4, (100,), 0, False),  # 21 frames: one clip, at the end
+])
+def test_ha2g_streamed_equals_offline(ha2g, seconds, chunks_ms, early, cli, tmp_path, capsys,
+                                     monkeypatch):
+    """Each clip runs once its features are in; its frames come out once no later clip's
+    cross-fade can change them (``early`` of them before the end); streamed == generate, and
+    ``stream.py`` writes ``predict.py``'s file (the loaded run handed to it: no new trace)."""
+    run_dir, sampler, wav = ha2g
+    if seconds is not None:
+        signal, sr = soundfile.read(wav)
+        wav = tmp_path / "speech.wav"
+        soundfile.write(wav, signal[: round(seconds * sr)], sr, subtype="PCM_16")
+    signal, sr = soundfile.read(wav)
+    offline = np.stack([m.positions.reshape(m.n_frames, -1)
+                        for m in sampler.generate(wav, samples=2, seed=3)])
+    assert offline.std(axis=1).mean() > 1.0  # the motion moves (cm)
+    lag = (sampler.run.config.clip_frames - 1) / sampler.fps  # frame k s waits for clip k
+    for chunk_ms in chunks_ms:
+        streamer = open_stream(sampler, sr, samples=2, seed=3)
+        motion = streamed(streamer, signal, round(sr * chunk_ms / 1000))
+        assert motion.shape == offline.shape
+        assert np.abs(motion - offline).max() <= TOLERANCE
+        assert streamer.timing.final.count(False) == early
+        if early:  # + the log-mel window (32 ms), the resampler (~55 ms), one chunk
+            assert lag <= streamer.timing.latency(sampler.fps) <= lag + 0.1 + chunk_ms / 1000
+    assert streamer.lookahead_frames == sampler.run.config.clip_frames - 1
+    if cli:
+        out = tmp_path / "streamed.npy"
+        monkeypatch.setattr(stream, "load_model", lambda path: sampler)
+        assert stream.main([str(run_dir), str(wav), str(out), "--samples", "2", "--seed", "3"]) == 0
+        assert "latency" in capsys.readouterr().err
+        predict.predict_file(sampler, wav, tmp_path / "offline.npy", samples=2, seed=3)
+        assert np.abs(np.load(out) - np.load(tmp_path / "offline.npy")).max() <= TOLERANCE
+
+
 def test_stream_errors(tmp_path):
     with pytest.raises(PipelineError, match="--pcm-rate"):
         stream.main(["model", "-", "-"])
     with pytest.raises(PipelineError, match="cannot stream"):
-        open_stream(types.SimpleNamespace(kind="ha2g", path=tmp_path), 16000)
+        open_stream(types.SimpleNamespace(kind="iva19_original", path=tmp_path), 16000)
     with pytest.raises(PipelineError, match="expected -, or an output"):
         stream.main(["model", "in.wav", "out.mp4"])
