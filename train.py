@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEFAULTS = TrainSettings()
+NETWORK = NetworkConfig()
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
@@ -72,6 +73,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="early stopping after this many epochs without dev improvement "
                              "(default: train all epochs, keep the best dev epoch)")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed")
+    parser.add_argument("--units", type=int, default=NETWORK.units,
+                        help=f"width of the dense layers (default {NETWORK.units}, as IVA'19)")
+    parser.add_argument("--gru-units", type=int, default=NETWORK.gru_units,
+                        help=f"width of the GRU (default {NETWORK.gru_units}, as IVA'19)")
     parser.add_argument("--mirrored", action="store_true",
                         help="train under tf.distribute.MirroredStrategy (all local GPUs); "
                              "TF_CONFIG with several workers: MultiWorkerMirroredStrategy "
@@ -115,6 +120,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     check_range("--learning-rate", args.learning_rate, 1e-12, 10.0)
     check_range("--patience", args.patience, 1)
     check_range("--seed", args.seed, 0, MAX_SEED)
+    check_range("--units", args.units, 1)
+    check_range("--gru-units", args.gru_units, 1)
 
 
 def run_settings(args: argparse.Namespace, meta: DatasetMeta) -> dict:
@@ -127,6 +134,7 @@ def run_settings(args: argparse.Namespace, meta: DatasetMeta) -> dict:
         "encoding_sha256": file_sha256(encoded) if args.encode else None,
         "epochs": args.epochs, "batch_size": args.batch_size,
         "learning_rate": args.learning_rate, "patience": args.patience, "seed": args.seed,
+        "units": args.units, "gru_units": args.gru_units,
     }
 
 
@@ -154,7 +162,7 @@ def train(args: argparse.Namespace) -> tuple[Path, ModelCard]:
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, patience=args.patience,
                              seed=args.seed)
-    config = NetworkConfig()
+    config = NetworkConfig(units=args.units, gru_units=args.gru_units)
     set_seed(args.seed)
     with strategy.scope():
         model = set_precision(build_model(meta, targets, config=config, seed=args.seed),

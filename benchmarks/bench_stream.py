@@ -15,7 +15,8 @@ For each family (``stream.py``, :mod:`helpers.streaming`), on the demo speaker's
    features.
 
 The models are untrained (the compute does not depend on the weights) at the published sizes:
-IVA'19 (MFCC, 20 fps, ``n_context`` 60 and the demo's 10), Audio2Gestures ``full``
+IVA'19 (MFCC, 20 fps, ``n_context`` 60 and the demo's 10; and 60 on MFCC+Pros, whose prosody
+streams within a tolerance), Audio2Gestures ``full``
 (a2g log-mel, 30 fps) at the ``paper`` and ``demo`` widths, and at the ``demo`` widths with a
 bounded lookahead of 8 and 0 (causal) future frames per temporal stack (``lookahead``), and
 HA2G ``full`` (a2g log-mel, 15 fps, the demo speaker's skeleton) at the ``official`` and
@@ -37,6 +38,7 @@ import tensorflow as tf
 from threadpoolctl import threadpool_limits
 
 from data_processing import demo_speaker
+from data_processing.audio import feature_size
 from data_processing.body import make_body
 from gesture_vae.config import make_config
 from gesture_vae.data import Normalisation
@@ -53,15 +55,15 @@ SR = demo_speaker.SAMPLE_RATE
 LATENCY_CHUNK_MS, COMPUTE_CHUNK_MS = 10, 100
 
 
-def iva19_model(workdir: Path, n_context: int):
+def iva19_model(workdir: Path, n_context: int, feature_set: str = "MFCC"):
     """An untrained IVA'19 model directory of the paper's shape, loaded."""
-    features, width = 26, 96
+    features, width = feature_size(feature_set), 96
     network = build_network(window=n_context + 1, feature_size=features, output_size=width,
                             audio_mean=np.zeros(features), audio_std=np.ones(features), seed=0)
     card = ModelCard(predicts="motion", output_size=width, motion="pos_vel", motion_size=width,
-                     features="MFCC", mel_preset="iva19", fps=20.0, n_context=n_context,
+                     features=feature_set, mel_preset="iva19", fps=20.0, n_context=n_context,
                      feature_size=features, dataset="synthetic", mfcc_rate="native")
-    path = workdir / f"iva19_{n_context}"
+    path = workdir / f"iva19_{n_context}_{feature_set}"
     save_model(SpeechToMotion(network, np.zeros(width, np.float32), np.ones(width, np.float32)),
                card, path, demo_speaker.demo_skeleton())
     return load_model(path)
@@ -133,6 +135,8 @@ def main(argv=None) -> int:
         for n_context in (60, 10):
             print(report(f"IVA'19, n_context {n_context} (20 fps)",
                          iva19_model(Path(tmp), n_context), audio), flush=True)
+        print(report("IVA'19, n_context 60, MFCC+Pros (20 fps)",
+                     iva19_model(Path(tmp), 60, "MFCC+Pros"), audio), flush=True)
         for preset, lookahead in (("paper", None), ("demo", None), ("demo", 8), ("demo", 0)):
             bounded = "" if lookahead is None else f", lookahead {lookahead} per stack"
             print(report(f"Audio2Gestures full, {preset} widths{bounded} (30 fps)",

@@ -453,25 +453,37 @@ def prosody(signal: np.ndarray, sr: int, *, fps: float) -> np.ndarray:
     """IVA'19 prosody ``(n_frames, 4)``: energy, its derivative, pitch, its derivative.
 
     Praat pitch (floor 75 Hz) and intensity at ``PROSODY.subframes`` steps per frame (5 ms at
-    20 fps), ``pitch = max(log(f0 + 1) - 4, 0)`` (0 when unvoiced),
-    ``energy = max(log(intensity_dB) - 3, 0)``; derivatives are first differences per
-    millisecond (0 at the first step), then everything is averaged per output frame.
+    20 fps), sampled at ``(j + 0.5) step`` (:func:`prosody_steps`), averaged per output frame.
     """
     n = frame_count(len(signal) / sr, fps)
     step = 1.0 / (PROSODY.subframes * fps)
     grid = (np.arange(n * PROSODY.subframes) + 0.5) * step
-    sound = parselmouth.Sound(signal, sampling_frequency=sr)
+    feats = prosody_steps(parselmouth.Sound(signal, sampling_frequency=sr), grid, step=step)
+    return feats.reshape(n, PROSODY.subframes, 4).mean(axis=1)
+
+
+def prosody_steps(sound: parselmouth.Sound, times: np.ndarray, *, step: float,
+                  previous: np.ndarray | None = None) -> np.ndarray:
+    """Energy, d energy, pitch, d pitch ``(m, 4)`` of ``sound`` at the times ``times`` ``(m,)``.
+
+    Praat pitch (floor 75 Hz; 0 when unvoiced and outside the pitch frames) and intensity (dB)
+    interpolated at ``times`` (seconds, on the sound's time axis), then
+    ``pitch = max(log(f0 + 1) - 4, 0)`` and ``energy = max(log(intensity_dB) - 3, 0)``; the
+    derivatives are first differences per millisecond of steps ``step`` seconds apart, the
+    first one against ``previous`` ``(2,)`` (energy, pitch at the step before ``times[0]``:
+    a stream's last step) or 0 when it is ``None`` (the start of the signal).
+    """
     pitch = sound.to_pitch(time_step=step, pitch_floor=PROSODY.pitch_floor)
-    f0 = np.interp(grid, pitch.xs(), pitch.selected_array["frequency"], left=0.0, right=0.0)
+    f0 = np.interp(times, pitch.xs(), pitch.selected_array["frequency"], left=0.0, right=0.0)
     intensity = sound.to_intensity(minimum_pitch=PROSODY.pitch_floor, time_step=step)
-    db = np.interp(grid, intensity.xs(), intensity.values[0])
+    db = np.interp(times, intensity.xs(), intensity.values[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         energy = np.log(np.where(db > 1.0, db, 1.0)) - PROSODY.energy_shift
     pitch_v = np.log(f0 + 1.0) - PROSODY.pitch_shift
     curves = np.clip(np.stack([energy, pitch_v], axis=1), 0.0, None)
-    deltas = np.diff(curves, axis=0, prepend=curves[:1]) / (step * 1000.0)
-    feats = np.stack([curves[:, 0], deltas[:, 0], curves[:, 1], deltas[:, 1]], axis=1)
-    return feats.reshape(n, PROSODY.subframes, 4).mean(axis=1)
+    before = curves[:1] if previous is None else np.reshape(previous, (1, 2))
+    deltas = np.diff(curves, axis=0, prepend=before) / (step * 1000.0)
+    return np.stack([curves[:, 0], deltas[:, 0], curves[:, 1], deltas[:, 1]], axis=1)
 
 
 def speech_features(

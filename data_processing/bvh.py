@@ -16,7 +16,9 @@ Conventions (see :mod:`data_processing.rotations` for the rotation glossary):
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -346,9 +348,11 @@ UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 _MOTION = re.compile(rb"^[ \t]*MOTION[ \t]*\r?$", flags=re.MULTILINE)
+_CHANNEL_NAMES = frozenset(ROTATION_CHANNELS) | frozenset(POSITION_CHANNELS)
 _FRAMES = re.compile(rb"\s*Frames\s*:\s*(\d+)\s*")
 _FRAME_TIME = re.compile(rb"\s*Frame\s+Time\s*:\s*(\S+)\s*")
 _DECIMAL_TEXT = re.compile(number_scan.DECIMAL.pattern.decode())
+_DECIMAL_CHARACTERS = frozenset("0123456789+-.eE")
 
 
 def read_bvh(path) -> BVHMotion:
@@ -368,14 +372,14 @@ def read_bvh(path) -> BVHMotion:
     if not path.is_file():
         raise PipelineError(f"{path}: no such file")
     raw = _normalised_bytes(path, path.read_bytes())
-    match = _MOTION.search(raw)
+    match = _motion_line(raw)
     if match is None:
         raise PipelineError(f"{path}: not a BVH file (no MOTION section)")
     header = raw[: match.start()].decode("utf-8", errors="replace")
     skeleton = _HierarchyParser(path, header).parse()
     motion_line = raw.count(b"\n", 0, match.start()) + 1
     head = _parse_motion_header(path, raw, match.end() + 1, motion_line + 1)
-    frames = _parse_frames(path, raw[head.data_start:], head, skeleton.n_channels)
+    frames = _parse_frames(path, raw, head, skeleton.n_channels)
     return BVHMotion(skeleton, frames, head.frame_time)
 
 
@@ -393,14 +397,50 @@ def _normalised_bytes(path: Path, raw: bytes) -> bytes:
     return raw
 
 
+def _motion_line(raw: bytes) -> re.Match | None:
+    """The first ``MOTION`` line, as ``_MOTION.search(raw)`` finds it.
+
+    Only the lines holding the word are tried: a regex search would test every line start.
+    """
+    at = raw.find(b"MOTION")
+    while at >= 0:
+        match = _MOTION.match(raw, raw.rfind(b"\n", 0, at) + 1)
+        if match:
+            return match
+        at = raw.find(b"MOTION", at + 1)
+    return None
+
+
+def _token_line(text: str, index: int) -> int:
+    """1-based line of ``text.splitlines()`` that holds token ``index`` of ``text.split()``."""
+    seen = itertools.accumulate(len(line.split()) for line in text.splitlines())
+    return next(number for number, count in enumerate(seen, 1) if count > index)
+
+
+def _decimals(tokens: list[str]) -> list[float] | None:
+    """``float`` of every token if each is a decimal (matches ``_DECIMAL_TEXT``), else None.
+
+    Over ASCII digits, signs, points and exponent letters, ``float`` accepts exactly the
+    decimals, several times faster than the regex; other tokens (digits of other scripts,
+    ``nan``, ``1_0``) are judged by the regex.
+    """
+    if _DECIMAL_CHARACTERS.issuperset("".join(tokens)):
+        try:
+            return [float(t) for t in tokens]
+        except ValueError:
+            return None
+    return [float(t) for t in tokens] if all(map(_DECIMAL_TEXT.fullmatch, tokens)) else None
+
+
 class _HierarchyParser:
     """The HIERARCHY section, token by token, into a :class:`Skeleton`."""
 
     def __init__(self, path: Path, header: str):
         self.path = path
-        self.tokens = [(token, number) for number, text in enumerate(header.splitlines(), 1)
-                       for token in text.split()]
+        self.header = header
+        self.tokens = header.split()  # the tokens of the lines of header.splitlines(), in turn
         self.names: list[str] = []
+        self.known: set[str] = set()
         self.parents: list[int] = []
         self.offsets: list[list[float] | None] = []
         self.channels: list[tuple[str, ...]] = []
@@ -412,7 +452,7 @@ class _HierarchyParser:
     def fail(self, problem: str, at: int | None = None) -> PipelineError:
         """The error for ``problem`` at token ``at`` (default: the current token)."""
         at = self.i if at is None else at
-        line = self.tokens[min(at, len(self.tokens) - 1)][1] if self.tokens else 1
+        line = _token_line(self.header, min(at, len(self.tokens) - 1)) if self.tokens else 1
         return PipelineError(f"{self.path}:{line}: {problem}")
 
     def take(self, count: int, what: str) -> list[str]:
@@ -420,21 +460,23 @@ class _HierarchyParser:
         if self.i + count >= len(self.tokens):
             raise self.fail(f"unexpected end of HIERARCHY while reading {what}",
                             len(self.tokens) - 1)
-        return [t for t, _ in self.tokens[self.i + 1 : self.i + 1 + count]]
+        return self.tokens[self.i + 1 : self.i + 1 + count]
 
     def parse(self) -> Skeleton:
         """The skeleton of the whole section."""
-        if not self.tokens or self.tokens[0][0] != "HIERARCHY":
+        if not self.tokens or self.tokens[0] != "HIERARCHY":
             raise self.fail("expected HIERARCHY at the start of the file", 0)
         handlers = {"ROOT": self._joint, "JOINT": self._joint, "End": self._end_site,
                     "{": self._open, "}": self._close, "OFFSET": self._offset,
                     "CHANNELS": self._channels}
         self.i = 1
-        while self.i < len(self.tokens):
-            token = self.tokens[self.i][0]
-            if token not in handlers:
+        tokens = self.tokens
+        while self.i < len(tokens):
+            token = tokens[self.i]
+            handler = handlers.get(token)
+            if handler is None:
                 raise self.fail(f"unexpected {token!r} in HIERARCHY")
-            self.i += handlers[token](token)
+            self.i += handler(token)
         return self._skeleton()
 
     def _skeleton(self) -> Skeleton:
@@ -453,6 +495,7 @@ class _HierarchyParser:
         if self.pending is not None:
             raise self.fail(f"expected '{{' after joint {self.names[self.pending]!r}")
         self.names.append(name)
+        self.known.add(name)
         self.parents.append(parent)
         self.end_site.append(is_end)
         self.offsets.append(None)
@@ -465,7 +508,7 @@ class _HierarchyParser:
         if self.stack and self.end_site[self.stack[-1]]:
             raise self.fail("an End Site cannot have children")
         (name,) = self.take(1, f"the {token} name")
-        if name in self.names:
+        if name in self.known:
             raise self.fail(f"duplicate joint name {name!r}")
         self._add(name, self.stack[-1] if self.stack else -1, False)
         return 2
@@ -475,7 +518,7 @@ class _HierarchyParser:
             raise self.fail("End Site outside a joint")
         parent = self.stack[-1]
         name = f"{self.names[parent]}_End"
-        while name in self.names:
+        while name in self.known:
             name += "_"
         self._add(name, parent, True)
         return 2
@@ -499,10 +542,11 @@ class _HierarchyParser:
         if not self.stack:
             raise self.fail("OFFSET outside a joint")
         values = self.take(3, "OFFSET")
-        if not all(_DECIMAL_TEXT.fullmatch(v) for v in values):
+        numbers = _decimals(values)
+        if numbers is None:
             raise self.fail("OFFSET needs three numbers")
-        numbers = [float(v) for v in values]
-        if not all(abs(v) <= MAX_MAGNITUDE for v in numbers):
+        x, y, z = numbers
+        if not (abs(x) <= MAX_MAGNITUDE and abs(y) <= MAX_MAGNITUDE and abs(z) <= MAX_MAGNITUDE):
             raise self.fail(f"OFFSET value out of range ({' '.join(values)}; "
                             f"the limit is ±{MAX_MAGNITUDE:g})")
         self.offsets[self.stack[-1]] = numbers
@@ -517,14 +561,21 @@ class _HierarchyParser:
         count = int(text)
         if count > MAX_CHANNELS_PER_JOINT:
             raise self.fail(f"CHANNELS count {count} is above {MAX_CHANNELS_PER_JOINT}")
-        names = self.take(count + 1, "CHANNELS")[1:]
-        bad = [c for c in names if c not in ROTATION_CHANNELS and c not in POSITION_CHANNELS]
-        if bad:
-            raise self.fail(f"unknown channel {bad[0]!r}")
-        if len(set(names)) != len(names):
-            raise self.fail("repeated channel")
-        self.channels[self.stack[-1]] = tuple(names)
+        names = tuple(self.take(count + 1, "CHANNELS")[1:])
+        problem = _channel_problem(names)
+        if problem:
+            raise self.fail(problem)
+        self.channels[self.stack[-1]] = names
         return 2 + count
+
+
+@functools.lru_cache(maxsize=64)
+def _channel_problem(names: tuple[str, ...]) -> str:
+    """What is wrong with a joint's channel list, ``""`` if nothing (joints share lists)."""
+    bad = [c for c in names if c not in _CHANNEL_NAMES]
+    if bad:
+        return f"unknown channel {bad[0]!r}"
+    return "repeated channel" if len(set(names)) != len(names) else ""
 
 
 def _content_line(raw: bytes, pos: int, line: int) -> tuple[bytes, int, int]:
@@ -574,30 +625,31 @@ def _parse_motion_header(path: Path, raw: bytes, pos: int, line: int) -> _Motion
                          line + 1)
 
 
-def _parse_frames(path: Path, data: bytes, head: _MotionHeader, n_channels: int) -> np.ndarray:
+def _parse_frames(path: Path, raw: bytes, head: _MotionHeader, n_channels: int) -> np.ndarray:
     """The MOTION values ``(n_frames, n_channels)``, with a one-line error on any defect.
 
-    ``data`` starts at line ``head.data_line``. The frame count is checked against what the
-    bytes can hold before anything is allocated for it.
+    The values start at byte ``head.data_start`` of ``raw``, on line ``head.data_line``; they
+    are scanned in place. The frame count is checked against what the bytes can hold before
+    anything is allocated for it.
     """
     n_frames, line = head.n_frames, head.data_line
-    capacity = (len(data) + 1) // 2  # every value takes a digit and a separator
+    size = len(raw) - head.data_start
+    capacity = (size + 1) // 2  # every value takes a digit and a separator
     if n_frames * n_channels > capacity:
         raise PipelineError(
             f"{path}:{head.frames_line}: truncated: 'Frames: {n_frames}' needs "
-            f"{n_frames * n_channels} values but the {len(data)} bytes after the header hold "
+            f"{n_frames * n_channels} values but the {size} bytes after the header hold "
             f"at most {capacity // n_channels} frames of {n_channels} values")
     values = np.empty(n_frames * n_channels)
-    per_line = np.zeros(data.count(b"\n") + 1, dtype=np.int64)
-    count, status, bad = number_scan.scan_numbers(np.frombuffer(data, np.uint8), values,
-                                                  per_line)
+    data = np.frombuffer(raw, np.uint8, offset=head.data_start)
+    count, status, bad, per_line = number_scan.scan_numbers(data, values)
     if status == number_scan.SYNTAX_ERROR:
-        token = number_scan.bad_token(data.split(b"\n")[bad])
+        token = number_scan.bad_token(raw[head.data_start:].split(b"\n")[bad])
         raise PipelineError(f"{path}:{line + bad}: not a number: {token!r}")
     rows = np.flatnonzero(per_line)
     _check_rows(path, per_line, rows, n_frames, n_channels, line)
     if status == number_scan.INEXACT:
-        values = np.array(data.split(), dtype=np.float64)
+        values = np.array(raw[head.data_start:].split(), dtype=np.float64)
     frames = values[:count].reshape(n_frames, n_channels)
     _check_magnitudes(path, frames, rows, line)
     return frames
@@ -628,7 +680,7 @@ def _check_rows(path: Path, per_line: np.ndarray, rows: np.ndarray, n_frames: in
 
 def _check_magnitudes(path: Path, frames: np.ndarray, rows: np.ndarray, line: int) -> None:
     """Every value is finite and within :data:`MAX_MAGNITUDE` (``1e400`` parses as inf)."""
-    if np.abs(frames).max(initial=0.0) <= MAX_MAGNITUDE:
+    if not frames.size or frames.min() >= -MAX_MAGNITUDE and frames.max() <= MAX_MAGNITUDE:
         return
     frame, column = np.argwhere(~(np.abs(frames) <= MAX_MAGNITUDE))[0]
     raise PipelineError(

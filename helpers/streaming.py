@@ -23,8 +23,12 @@ every stage waits for exactly what its offline computation reads:
   Its draws (one style code per recording) do not depend on the length, so the offline
   reference is the default sampling.
 
-Prosody features (Praat's pitch tracker reads the whole file) are not streamed: a one-line
-error says so.
+Prosody features (the ``Pros`` sets) are the exception: Praat's pitch tracker reads the whole
+file, so :class:`helpers.stream_features.ProsodyStream` runs it on a window of each frame's
+own (from 0.25 s before the frame to 0.1 s after its end), and its frames meet a stated
+tolerance instead of equality (``docs/streaming.md``, "Prosody"); a prosody frame waits one
+frame plus 100 ms (150 ms at 20 fps), which the measured latency (:meth:`Timing.latency`)
+includes (90 ms more than the 60 ms of MFCC frames at 20 fps).
 """
 
 from __future__ import annotations
@@ -372,7 +376,7 @@ def open_stream(model, sr: int, *, samples: int = 1, seed: int = 0) -> MotionStr
     Raises
     ------
     PipelineError
-        A family that cannot stream (:data:`STREAMABLE`), prosody features.
+        A family that cannot stream (:data:`STREAMABLE`).
     """
     streams = {"iva19": IVA19Stream, "a2g": A2GStream, "ha2g": HA2GStream}
     if model.kind not in streams:

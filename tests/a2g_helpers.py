@@ -20,7 +20,7 @@ from tests.session_cache import cached
 SCIENCE_FILES, SCIENCE_SECONDS, SCIENCE_SEED = 12, 30.0, 0
 SCIENCE_RATIOS = (0.66, 0.17, 0.17)  # 8 training files, 2 dev, 2 test: 30+ held-out phrases
 SCIENCE_STEPS = 200
-TINY = {"steps": 4, "epoch_steps": 2, "crop_frames": 32, "batch_size": 4}
+TINY = {"steps": 2, "epoch_steps": 1, "crop_frames": 32, "batch_size": 4}
 
 
 def rot6d_dataset(raw: Path, out: Path, workers: int = 1, ratios=(0.8, 0.1, 0.1)) -> None:

@@ -88,11 +88,17 @@ def genea_bvh(request) -> Path:
 @pytest.fixture(scope="session")
 def demo_raw(tmp_path_factory) -> Path:
     """A small demo speaker (6 recordings of 12 s) as raw speech/ + motion/ files."""
-    from data_processing.demo_speaker import write_demo_dataset
-    from tests.session_cache import cached
+    from tests.prebuild import demo_recordings
 
-    return cached(tmp_path_factory, "demo_raw", lambda out: write_demo_dataset(
-        out, files=6, seconds=12.0, seed=7, workers=1))
+    return demo_recordings(tmp_path_factory)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_caches(request, tmp_path_factory) -> None:
+    """This pytest-xdist worker's share of the expensive caches, built before its first test."""
+    from tests.prebuild import prebuild
+
+    prebuild(tmp_path_factory, {Path(item.fspath).stem for item in request.session.items})
 
 
 # Modules that train models (or run whole steps on trained ones) are the slow tier; `make
@@ -102,10 +108,10 @@ SLOW_MODULES = ("test_fuzz", "test_kill", "test_beat_alignment", "test_render_vi
                 "test_a2g_model", "test_a2g_layers", "test_a2g_losses", "test_training_loop")
 
 
-# The longest poles of the suite: the two Audio2Gestures science runs (about 100 s of CPU
-# each), which both modules need; run first, one per pytest-xdist worker, each worker trains
-# the variant its module asks for first, in parallel.
-FIRST_MODULES = ("test_a2g_metrics", "test_a2g_science")
+# The modules with the most work of their own beyond the shared caches (tests/prebuild.py),
+# longest first: they start as soon as a worker has built its share of the caches.
+FIRST_MODULES = ("test_resume", "test_iva19_scripts", "test_real_layouts", "test_streaming",
+                 "test_a2g_science", "test_a2g_metrics", "test_ha2g_run")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -125,7 +131,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
     def rank(item) -> int:
-        path = Path(item.fspath)
-        return 0 if path.stem in FIRST_MODULES else 1 if slow[path] else 2
+        stem = Path(item.fspath).stem
+        if stem in FIRST_MODULES:
+            return FIRST_MODULES.index(stem)
+        return len(FIRST_MODULES) + (0 if slow[Path(item.fspath)] else 1)
 
     items.sort(key=rank)  # stable: files and tests keep their order within a rank

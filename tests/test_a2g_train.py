@@ -90,9 +90,9 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from gesture_vae.config import OFFICIAL, make_config
 from gesture_vae.train import train
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-tf.config.run_functions_eagerly(True)  # two steps: cheaper than tracing them per replica
+tf.config.run_functions_eagerly(True)  # one step: cheaper than tracing it per replica
 # The smallest model with every network and loss term: the check is the distributed step.
-config = make_config("demo", variant="full", steps=2, epoch_steps=2, crop_frames=16,
+config = make_config("demo", variant="full", steps=1, epoch_steps=1, crop_frames=16,
                      batch_size=4, width=1.0, audio_channels=(4,), motion_channels=(4,),
                      decoder_channels=(4,), head_hidden=4, decoder_hidden=4, mapping_blocks=1)
 result, run = train(sys.argv[1], sys.argv[2], config, strategy=strategy)

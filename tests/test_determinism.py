@@ -17,6 +17,7 @@ from tensorflow.python.framework import config as tf_config
 import train
 from data_processing.files import save_array
 from motion_repr_learning.ae.representation import learn_dae
+from tests.iva19_helpers import NETWORK
 from tests.test_iva19_representation import QUICK, make_dataset
 from tests.test_resume import toy_run
 from tests.test_training_loop import assert_same
@@ -69,7 +70,7 @@ def test_iva19_speech_encoder(tmp_path):
 
     def run(name, seed):
         assert train.main([str(tmp_path / name), "2", str(data), "26", "False",
-                           "--batch-size", "32", "--seed", str(seed)]) == 0
+                           "--batch-size", "32", "--seed", str(seed), *NETWORK]) == 0
         return keras.models.load_model(tmp_path / name / "model.keras").get_weights()
 
     first, second = run("a", 5), run("b", 5)

@@ -1,8 +1,9 @@
 """Science checks on the demo speaker: held-out files, a short training budget.
 
 The models are trained once per session (``tests/iva19_helpers.py``): 12 training files of
-20 s, 3 (baseline) and 2 (proposed) epochs of batch 64 for the speech encoders, 15 DAE epochs
-with the original recipe's normalisation; 2 held-out test files.
+20 s, 3 (baseline) and 2 (proposed) epochs of batch 64 for the speech encoders (64 units
+rather than 256: ``iva19_helpers.NETWORK``), 15 DAE epochs with the original recipe's
+normalisation; 2 held-out test files.
 """
 
 import numpy as np

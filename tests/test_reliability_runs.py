@@ -24,6 +24,7 @@ from data_processing.files import (
     save_array,
 )
 from tests.conftest import REPO
+from tests.iva19_helpers import NETWORK
 
 
 @pytest.fixture(scope="module")
@@ -76,15 +77,15 @@ def test_d4_train_refuses_a_finished_run_with_other_settings(dataset, tmp_path):
     import train
 
     model = tmp_path / "model"
-    base = [str(model), "1", str(dataset), "26", "False", "--batch-size", "512"]
+    base = [str(model), "1", str(dataset), "26", "False", *NETWORK, "--batch-size", "512"]
     assert train.main(base) == 0
     card = (model / "config.json").read_bytes()
     other = copy(dataset, tmp_path, "other")
     assert create_vector.main([str(other), "4", "--workers", "1"]) == 0  # another N_CONTEXT
-    changes = {"dataset": [str(model), "1", str(other), "26", "False", "--batch-size", "512"],
+    changes = {"dataset": [str(model), "1", str(other), *base[3:]],
                "learning_rate": [*base, "--learning-rate", "0.01"],
                "batch_size": [*base[:-1], "256"], "seed": [*base, "--seed", "3"],
-               "epochs": [base[0], "2", *base[2:]]}
+               "epochs": [base[0], "2", *base[2:]], "gru_units": [*base, "--gru-units", "32"]}
     for key, argv in changes.items():
         with pytest.raises(PipelineError, match=f"holds another run .*{key}"):
             train.main(argv)

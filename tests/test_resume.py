@@ -77,7 +77,7 @@ def iva19_baseline(tmp_path_factory, model_dir=None):
         return iva19_helpers.speech_model(tmp_path_factory)
     return [str(model_dir), str(iva19_helpers.EPOCHS), str(iva19_helpers.dataset(tmp_path_factory)),
             "26", "False", "--batch-size", str(iva19_helpers.BATCH),
-            "--seed", str(iva19_helpers.SEED)]
+            "--seed", str(iva19_helpers.SEED), *iva19_helpers.NETWORK]
 
 
 def assert_same_iva19_runs(a, b):
@@ -123,7 +123,7 @@ A2G_CLI = ["--preset", "demo", "--variant", "full",
 
 
 def test_a2g_resumes_exactly(tmp_path_factory, demo_raw, tmp_path, monkeypatch, capsys):
-    data, whole, config = a2g_tiny(tmp_path_factory, demo_raw)  # 2 epochs of 2 steps
+    data, whole, config = a2g_tiny(tmp_path_factory, demo_raw)  # 2 epochs of 1 step
     run = tmp_path / "resumed"
     with monkeypatch.context() as patch, eager_functions():  # as the shared run was made
         stop_after(patch, 1)

@@ -156,7 +156,7 @@ def test_rerunning_a_finished_training_resumes_it(baseline, data, tmp_path):
     shutil.copytree(baseline, copy)
     before = pd.read_csv(copy / "history.csv")
     args = [str(copy), str(shared.EPOCHS), str(data), "26", "False",
-            "--batch-size", str(shared.BATCH)]
+            "--batch-size", str(shared.BATCH), *shared.NETWORK]
     assert train.main(args) == 0
     pd.testing.assert_frame_equal(pd.read_csv(copy / "history.csv"), before)
 
@@ -169,7 +169,7 @@ def test_windows_and_features_give_the_same_motion(baseline, data):
     motion = model.from_windows(windows)
     assert motion.shape == (len(windows), 96)
     np.testing.assert_allclose(model.from_windows(windows, batch_size=7), motion, rtol=1e-5,
-                               atol=1e-5)
+                               atol=1e-4)  # float32 round-off of other batch shapes
     features = meta.sequence("test", test_id)["audio"]
     np.testing.assert_allclose(model.from_features(features, batch_size=50), motion, rtol=1e-5,
                                atol=1e-4)  # float32 round-off of windows made two ways

@@ -2,10 +2,9 @@
 
 The feature and network tests need no trained model; the model tests use the session's tiny
 IVA'19, Audio2Gestures and HA2G runs (``tests/iva19_helpers.py``, ``tests/a2g_helpers.py``,
-``tests/ha2g_fixtures.py``). The
-tiny Audio2Gestures run's output layer (zero-initialised, trained 4 steps) still gives the
-mean pose, so it gets random weights: the motion then varies from frame to frame (the
-property holds for any weights).
+``tests/ha2g_fixtures.py``). The tiny Audio2Gestures run's output layer (zero-initialised,
+trained 2 steps) still gives the mean pose, so it gets random weights: the motion then varies
+from frame to frame (the property holds for any weights).
 """
 
 import dataclasses
@@ -87,9 +86,10 @@ def test_features_emitted_once_final(sr, feature_set, fps, preset, lookahead):
     assert lookahead <= max(lags) <= lookahead + 0.001 + 1e-9
 
 
-def test_prosody_cannot_stream():
-    with pytest.raises(PipelineError, match="prosody .* cannot be streamed"):
-        FeatureStream("MFCC+Pros", 16000, fps=20)
+def test_unknown_feature_set_cannot_stream():
+    """Every feature set streams (prosody: ``tests/test_stream_prosody.py``); others do not."""
+    with pytest.raises(PipelineError, match="unknown feature set 'Pitch'"):
+        FeatureStream("Pitch", 16000, fps=20)
 
 
 # --------------------------------------------------------------------------------------------
