@@ -51,13 +51,13 @@ class Build:
 BUILDS = (
     Build(95, ("test_a2g_science", "test_a2g_metrics"),
           lambda f: a2g_helpers.science_run(f, "full")),
-    Build(75, ("test_a2g_science", "test_a2g_metrics"),
+    Build(60, ("test_a2g_science", "test_a2g_metrics"),
           lambda f: a2g_helpers.science_run(f, "baseline")),
-    Build(70, ("test_iva19_predict", "test_iva19_science", "test_iva19_representation",
+    Build(45, ("test_iva19_predict", "test_iva19_science", "test_iva19_representation",
                "test_speech_encoder", "test_resume", "test_streaming"), _iva19_models),
-    Build(50, ("test_a2g_sample", "test_a2g_train", "test_resume", "test_streaming"),
+    Build(55, ("test_a2g_sample", "test_a2g_train", "test_resume", "test_streaming"),
           _a2g_tiny_runs),
-    Build(40, ("test_ha2g_run", "test_streaming"),
+    Build(55, ("test_ha2g_run", "test_streaming"),
           lambda f: ha2g_fixtures.tiny_run(f, demo_recordings(f))),
 )
 
