@@ -105,7 +105,8 @@ def shared_caches(request, tmp_path_factory) -> None:
 # test-fast` deselects them (`-m "not slow"`), `make test` (CI) runs everything.
 TRAINING_MARKERS = ("iva19_helpers", "a2g_helpers", "train.main", "learn_dae", "train_extractor")
 SLOW_MODULES = ("test_fuzz", "test_kill", "test_beat_alignment", "test_render_video",
-                "test_a2g_model", "test_a2g_layers", "test_a2g_losses", "test_training_loop")
+                "test_stream_prosody", "test_a2g_model", "test_a2g_layers", "test_a2g_losses",
+                "test_training_loop")
 
 
 # The modules with the most work of their own beyond the shared caches (tests/prebuild.py),
